@@ -1,0 +1,1 @@
+"""The pure clinical core: plain data in, findings out; no I/O, no web framework, no logging."""

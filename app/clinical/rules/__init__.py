@@ -1,0 +1,1 @@
+"""One module per rule; each has an id, a guideline citation and `evaluate(...)`."""

@@ -1,0 +1,1 @@
+"""FHIR access at the edge: one async client, the patient record loader."""

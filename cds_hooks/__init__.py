@@ -1,0 +1,1 @@
+"""CDS Hooks service: discovery, order-select/order-sign/patient-view, feedback."""

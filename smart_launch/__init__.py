@@ -1,0 +1,1 @@
+"""SMART App Launch and Backend Services client. Imports nothing of ours."""
