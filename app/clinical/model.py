@@ -11,6 +11,7 @@ Messy data is never an exception: a record that could not be read fully carries
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -257,6 +258,7 @@ class ObservationComponent:
     value_codes: tuple[Code, ...] = ()
     value_string: str | None = None
     interpretation: tuple[Code, ...] = ()
+    reference_high: Quantity | None = None  # referenceRange.high; for a drug test, the cutoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +277,7 @@ class ObservationRecord:
     components: tuple[ObservationComponent, ...] = ()
     has_member: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    reference_high: Quantity | None = None  # referenceRange.high; for a drug test, the cutoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +320,7 @@ class DocumentRecord:
     status: str | None = None
     doc_status: str | None = None
     date: date | None = None
-    period_end: date | None = None  # context.period.end (agreement expiry when given)
+    period_end: _dt.date | None = None  # context.period.end (agreement expiry when given)
     author: str | None = None
     content_type: str | None = None
     content_text: str | None = None  # decoded text/plain attachment, if small

@@ -1,0 +1,60 @@
+"""`overlapping-opioid-supply`: two different opioids supplied for the same days.
+
+CDC 2022 Recommendation 8 (and the PDMP review of Recommendation 9) treat concurrent opioid
+prescriptions as a risk to look at. Overlap of the same drug is an early refill (see
+`early_refill`), so here only supplies of different drugs (`early_refill.drug_key`) count. Days
+are counted from `early_refill.lookback_days` before `as_of` onwards, draft supply included.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from app.clinical.citations import REC_8_RISK
+from app.clinical.model import Finding, Severity
+from app.clinical.rules.base import Rule, RuleContext, covered_days, display_name
+from app.clinical.rules.coprescribing import HORIZON_DAYS
+from app.clinical.rules.early_refill import opioid_windows_by_drug
+
+
+class OverlappingOpioidSupplyRule(Rule):
+    id = "overlapping-opioid-supply"
+    title = "Overlapping supplies of different opioids"
+    citation = REC_8_RISK
+    codes = ("overlapping-opioid-supply",)
+
+    def evaluate(self, ctx: RuleContext) -> tuple[Finding, ...]:
+        start = ctx.as_of - timedelta(days=ctx.policy.early_refill.lookback_days)
+        end = ctx.as_of + timedelta(days=HORIZON_DAYS)
+        groups = opioid_windows_by_drug(ctx)
+        covered = {key: covered_days(windows, start, end) for key, windows in groups.items()}
+        counts = Counter(day for days in covered.values() for day in days)
+        shared = sorted(day for day, n in counts.items() if n >= 2)
+        if not shared:
+            return ()
+        first, last = shared[0], shared[-1]
+        shared_days = set(shared)
+        refs = [
+            w.ref
+            for windows in groups.values()
+            for w in windows
+            if covered_days([w], start, end) & shared_days
+        ]
+        refs = list(dict.fromkeys(refs))
+        names = list(dict.fromkeys(display_name(ctx.record(r), r) for r in refs))
+        return (
+            self.finding(
+                "overlapping-opioid-supply",
+                Severity.MODERATE,
+                f"Supplies of different opioids overlap on {len(shared)} day(s) between"
+                f" {first.isoformat()} and {last.isoformat()} ({', '.join(names)}).",
+                refs,
+                {
+                    "overlap_days": len(shared),
+                    "overlap_start": first.isoformat(),
+                    "overlap_end": last.isoformat(),
+                    "medications": names,
+                },
+            ),
+        )

@@ -1,0 +1,574 @@
+"""Code tables for the synthetic cohort, embedded so generation never reads reference files.
+
+Every code here was taken from the reference tables the clinical core vendors (CDC Opioid
+Prescribing Support IG value sets and OMTK drug table, commit noted in
+`app/clinical/data/PROVENANCE.md`) or from the VSAC expansions used by the AHRQ and COSRI pain
+summaries. Drugs with no named public list (gabapentinoids, carisoprodol, cyclobenzaprine) use
+their RxNorm clinical drug (SCD) codes; carisoprodol 197446 is in the COSRI "Carisoprodol"
+value set. `UNKNOWN_RXCUI` is deliberately absent from RxNorm: readers must report it as not
+computable, never guess it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+CPT = "http://www.ama-assn.org/go/cpt"
+UCUM = "http://unitsofmeasure.org"
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+V3_ORDERABLE_DRUG_FORM = "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+MEDREQ_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
+MEDSTATEMENT_CATEGORY = "http://terminology.hl7.org/CodeSystem/medication-statement-category"
+DOCREF_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
+ORG_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
+SYNTHETIC_TAG_SYSTEM = "urn:ppact-cot:tags"
+SYNTHETIC_TAG_CODE = "synthetic-cohort"
+MRN_SYSTEM = "urn:ppact-cot:mrn"
+
+
+@dataclass(frozen=True, slots=True)
+class Drug:
+    """One RxNorm clinical drug the cohort prescribes.
+
+    Args:
+        key: stable short name used by regimen builders.
+        rxcui: RxNorm code (SCD or SBD).
+        display: RxNorm name, as the OMTK table or value set spells it.
+        unit: dispensing unit for doseQuantity and quantity ("tablet", "patch" ...).
+        ucum: UCUM annotation code for `unit`.
+        kind: "opioid", "moud", "benzodiazepine", "gabapentinoid", "z-drug",
+            "muscle-relaxant", "naloxone".
+    """
+
+    key: str
+    rxcui: str
+    display: str
+    unit: str
+    ucum: str
+    kind: str
+
+
+_DRUG_ROWS: tuple[Drug, ...] = (
+    # Opioid analgesics (OMTK drug table, CDC opioid-analgesics-with-ambulatory-misuse-potential).
+    Drug(
+        "oxy-ir-5",
+        "1049621",
+        "oxycodone hydrochloride 5 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "oxy-ir-10",
+        "1049683",
+        "oxycodone hydrochloride 10 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "oxy-ir-15",
+        "1049611",
+        "oxycodone hydrochloride 15 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "oxy-ir-30",
+        "1049618",
+        "oxycodone hydrochloride 30 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "oxy-er-10",
+        "1049502",
+        "12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "oxy-er-15",
+        "1049543",
+        "12 HR oxycodone hydrochloride 15 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "oxy-er-30",
+        "1049574",
+        "12 HR oxycodone hydrochloride 30 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "oxy-er-60",
+        "1049593",
+        "12 HR oxycodone hydrochloride 60 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "hc-apap-5",
+        "857002",
+        "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "hc-apap-7.5",
+        "857005",
+        "acetaminophen 325 MG / hydrocodone bitartrate 7.5 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "hc-apap-10",
+        "856999",
+        "acetaminophen 325 MG / hydrocodone bitartrate 10 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "mor-er-15",
+        "891878",
+        "12 HR morphine sulfate 15 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "mor-er-30",
+        "891885",
+        "12 HR morphine sulfate 30 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "mor-er-60",
+        "891890",
+        "12 HR morphine sulfate 60 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug("mor-ir-15", "892582", "morphine sulfate 15 MG Oral Tablet", "tablet", "{tbl}", "opioid"),
+    Drug(
+        "hm-2",
+        "897696",
+        "hydromorphone hydrochloride 2 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "hm-4",
+        "897702",
+        "hydromorphone hydrochloride 4 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "fent-12",
+        "577057",
+        "72 HR fentanyl 0.012 MG/HR Transdermal System",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    Drug(
+        "fent-25",
+        "245134",
+        "72 HR fentanyl 0.025 MG/HR Transdermal System",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    Drug(
+        "fent-50",
+        "245135",
+        "72 HR fentanyl 0.05 MG/HR Transdermal System",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    Drug(
+        "fent-75",
+        "197696",
+        "72 HR fentanyl 0.075 MG/HR Transdermal System",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    Drug(
+        "fent-100",
+        "245136",
+        "72 HR fentanyl 0.1 MG/HR Transdermal System",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    Drug(
+        "mtd-5", "864718", "methadone hydrochloride 5 MG Oral Tablet", "tablet", "{tbl}", "opioid"
+    ),
+    Drug(
+        "mtd-10", "864706", "methadone hydrochloride 10 MG Oral Tablet", "tablet", "{tbl}", "opioid"
+    ),
+    Drug(
+        "tram-50", "835603", "tramadol hydrochloride 50 MG Oral Tablet", "tablet", "{tbl}", "opioid"
+    ),
+    Drug(
+        "tram-er-100",
+        "833709",
+        "24 HR tramadol hydrochloride 100 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug("tap-50", "825411", "tapentadol 50 MG Oral Tablet", "tablet", "{tbl}", "opioid"),
+    Drug(
+        "tap-er-100",
+        "1148797",
+        "12 HR tapentadol 100 MG Extended Release Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "opioid",
+    ),
+    Drug(
+        "bup-patch-5",
+        "904882",
+        "168 HR buprenorphine 0.005 MG/HR Transdermal System [BuTrans]",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    Drug(
+        "bup-patch-10",
+        "904874",
+        "168 HR buprenorphine 0.01 MG/HR Transdermal System [BuTrans]",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    Drug(
+        "bup-patch-20",
+        "904878",
+        "168 HR buprenorphine 0.02 MG/HR Transdermal System [BuTrans]",
+        "patch",
+        "{patch}",
+        "opioid",
+    ),
+    # Buprenorphine/naloxone for OUD (Suboxone film).
+    Drug(
+        "bup-nx-8",
+        "1010606",
+        "buprenorphine 8 MG / naloxone 2 MG Sublingual Film [Suboxone]",
+        "film",
+        "{film}",
+        "moud",
+    ),
+    Drug(
+        "bup-nx-2",
+        "1010603",
+        "buprenorphine 2 MG / naloxone 0.5 MG Sublingual Film [Suboxone]",
+        "film",
+        "{film}",
+        "moud",
+    ),
+    # Benzodiazepines (CDC benzodiazepine-medications).
+    Drug(
+        "alprazolam-0.5",
+        "308048",
+        "alprazolam 0.5 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "benzodiazepine",
+    ),
+    Drug(
+        "alprazolam-1", "197321", "alprazolam 1 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"
+    ),
+    Drug(
+        "lorazepam-1", "197901", "lorazepam 1 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"
+    ),
+    Drug(
+        "clonazepam-0.5",
+        "197527",
+        "clonazepam 0.5 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "benzodiazepine",
+    ),
+    Drug(
+        "clonazepam-1", "197528", "clonazepam 1 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"
+    ),
+    Drug("diazepam-5", "197591", "diazepam 5 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"),
+    # Z-drug (CDC cns-depressant-medications).
+    Drug(
+        "zolpidem-10", "854873", "zolpidem tartrate 10 MG Oral Tablet", "tablet", "{tbl}", "z-drug"
+    ),
+    # Gabapentinoids (RxNorm SCD; listed in the VSAC adjuvant/CNS value sets without names).
+    Drug(
+        "gabapentin-300",
+        "310431",
+        "gabapentin 300 MG Oral Capsule",
+        "capsule",
+        "{cap}",
+        "gabapentinoid",
+    ),
+    Drug(
+        "pregabalin-75",
+        "483450",
+        "pregabalin 75 MG Oral Capsule",
+        "capsule",
+        "{cap}",
+        "gabapentinoid",
+    ),
+    Drug(
+        "pregabalin-150",
+        "483440",
+        "pregabalin 150 MG Oral Capsule",
+        "capsule",
+        "{cap}",
+        "gabapentinoid",
+    ),
+    # Muscle relaxants (carisoprodol: COSRI Carisoprodol value set).
+    Drug(
+        "carisoprodol-350",
+        "197446",
+        "carisoprodol 350 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "muscle-relaxant",
+    ),
+    Drug(
+        "cyclobenzaprine-10",
+        "828348",
+        "cyclobenzaprine hydrochloride 10 MG Oral Tablet",
+        "tablet",
+        "{tbl}",
+        "muscle-relaxant",
+    ),
+    # Rescue naloxone (CDC naloxone-medications, not buprenorphine/naloxone).
+    Drug(
+        "naloxone-4",
+        "1725059",
+        "naloxone hydrochloride 40 MG/ML Nasal Spray",
+        "package",
+        "{package}",
+        "naloxone",
+    ),
+    Drug(
+        "narcan-4",
+        "1725064",
+        "naloxone hydrochloride 40 MG/ML Nasal Spray [Narcan]",
+        "package",
+        "{package}",
+        "naloxone",
+    ),
+)
+
+DRUGS: dict[str, Drug] = {drug.key: drug for drug in _DRUG_ROWS}
+
+#: A code that is not an RxNorm concept: the "unknown code" of the messy charts.
+UNKNOWN_RXCUI = "9999991"
+UNKNOWN_DRUG_TEXT = "oxycodone 7.5 mg compounded capsule (outside pharmacy)"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A problem-list condition coded in ICD-10-CM and SNOMED CT."""
+
+    key: str
+    icd10: str
+    icd10_display: str
+    snomed: str | None
+    snomed_display: str | None
+
+
+_DIAGNOSIS_ROWS: tuple[Diagnosis, ...] = (
+    Diagnosis(
+        "chronic-back-pain",
+        "M54.50",
+        "Low back pain, unspecified",
+        "278860009",
+        "Chronic low back pain (finding)",
+    ),
+    Diagnosis("chronic-pain", "G89.29", "Other chronic pain", "82423001", "Chronic pain (finding)"),
+    Diagnosis(
+        "oa-knee",
+        "M17.11",
+        "Unilateral primary osteoarthritis, right knee",
+        "239873007",
+        "Osteoarthritis of knee (disorder)",
+    ),
+    Diagnosis("fibromyalgia", "M79.7", "Fibromyalgia", "203082005", "Fibromyalgia (disorder)"),
+    Diagnosis(
+        "neuropathy",
+        "G62.9",
+        "Polyneuropathy, unspecified",
+        "42345000",
+        "Polyneuropathy (disorder)",
+    ),
+    Diagnosis(
+        "depression",
+        "F33.1",
+        "Major depressive disorder, recurrent, moderate",
+        "370143000",
+        "Major depressive disorder (disorder)",
+    ),
+    Diagnosis(
+        "anxiety",
+        "F41.1",
+        "Generalized anxiety disorder",
+        "21897009",
+        "Generalized anxiety disorder (disorder)",
+    ),
+    Diagnosis(
+        "ptsd",
+        "F43.10",
+        "Post-traumatic stress disorder, unspecified",
+        "47505003",
+        "Posttraumatic stress disorder (disorder)",
+    ),
+    Diagnosis(
+        "oud",
+        "F11.20",
+        "Opioid dependence, uncomplicated",
+        "75544000",
+        "Opioid dependence (disorder)",
+    ),
+    Diagnosis(
+        "sleep-apnea",
+        "G47.33",
+        "Obstructive sleep apnea (adult) (pediatric)",
+        "78275009",
+        "Obstructive sleep apnea syndrome (disorder)",
+    ),
+    Diagnosis(
+        "lung-cancer",
+        "C34.90",
+        "Malignant neoplasm of unspecified part of unspecified bronchus or lung",
+        "363358000",
+        "Malignant tumor of lung (disorder)",
+    ),
+    Diagnosis(
+        "pancreas-cancer",
+        "C25.9",
+        "Malignant neoplasm of pancreas, unspecified",
+        "363418001",
+        "Malignant tumor of pancreas (disorder)",
+    ),
+    Diagnosis(
+        "palliative",
+        "Z51.5",
+        "Encounter for palliative care",
+        "103735009",
+        "Palliative care (regime/therapy)",
+    ),
+    Diagnosis(
+        "forearm-fracture",
+        "S52.501A",
+        "Unspecified fracture of the lower end of right radius, initial encounter",
+        None,
+        None,
+    ),
+)
+
+DIAGNOSES: dict[str, Diagnosis] = {row.key: row for row in _DIAGNOSIS_ROWS}
+
+
+@dataclass(frozen=True, slots=True)
+class UdsTest:
+    """A urine drug screen LOINC code and the drug targets it detects."""
+
+    key: str
+    loinc: str
+    display: str
+
+
+_UDS_ROWS: tuple[UdsTest, ...] = (
+    UdsTest("opiates", "19295-5", "Opiates [Presence] in Urine by Screen method"),
+    UdsTest("oxycodone", "19642-8", "oxyCODONE [Presence] in Urine by Screen method"),
+    UdsTest("fentanyl", "59673-4", "fentaNYL [Presence] in Urine by Screen method"),
+    UdsTest("methadone", "19550-3", "Methadone [Presence] in Urine by Screen method"),
+    UdsTest("buprenorphine", "93494-3", "Buprenorphine [Presence] in Urine by Screen method"),
+    UdsTest("benzodiazepine", "14316-4", "Benzodiazepines [Presence] in Urine by Screen method"),
+    UdsTest("cocaine", "14314-9", "Benzoylecgonine [Presence] in Urine by Screen method"),
+    UdsTest("cannabinoid", "18282-4", "Cannabinoids [Presence] in Urine by Screen method"),
+    UdsTest("amphetamine", "19261-7", "Amphetamines [Presence] in Urine by Screen method"),
+    UdsTest("phencyclidine", "19659-2", "Phencyclidine [Presence] in Urine by Screen method"),
+    UdsTest(
+        "heroin", "19321-9", "6-Monoacetylmorphine (6-MAM) [Presence] in Urine by Screen method"
+    ),
+    UdsTest("panel-5", "65750-2", "Drugs of abuse 5 panel - Urine by Screen method"),
+)
+
+UDS_TESTS: dict[str, UdsTest] = {row.key: row for row in _UDS_ROWS}
+
+#: Analytes of the 5-drug panel, reported as components.
+UDS_PANEL_COMPONENTS: tuple[str, ...] = (
+    "opiates",
+    "cocaine",
+    "cannabinoid",
+    "amphetamine",
+    "phencyclidine",
+)
+
+POSITIVE = (SNOMED, "10828004", "Positive (qualifier value)")
+NEGATIVE = (SNOMED, "260385009", "Negative (qualifier value)")
+
+# Patient-reported outcomes (codes agreed with the PRO readers).
+PEG_TOTAL = "91148-7"
+PEG_PAIN = "91145-3"
+PEG_ENJOYMENT = "91146-1"
+PEG_ACTIVITY = "91147-9"
+PHQ9_TOTAL = "44261-6"
+PHQ9_TOTAL_DISPLAY = "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"
+PHQ9_PANEL = "44249-1"
+PHQ9_PANEL_DISPLAY = "PHQ-9 quick depression assessment panel [Reported.PHQ]"
+GAD7_TOTAL = "70274-6"
+GAD7_TOTAL_DISPLAY = "Generalized anxiety disorder 7 item (GAD-7) total score [Reported.PHQ]"
+GAD7_PANEL = "69737-5"
+GAD7_PANEL_DISPLAY = "Generalized anxiety disorder 7 item (GAD-7)"
+
+# Documents.
+AGREEMENT_LOINC = "94136-9"
+PROGRESS_NOTE_LOINC = "11506-3"
+PROGRESS_NOTE_DISPLAY = "Progress note"
+
+# Procedures (CDC pdmp-review-procedure, pdmp-data-reviewed-finding, hospice-procedure,
+# opioid-counseling-procedure).
+PDMP_REVIEW = (
+    "461621000124108",
+    "Review of prescription drug monitoring program record (procedure)",
+)
+PDMP_REVIEWED_FINDING = (
+    "461651000124104",
+    "Review of prescription drug monitoring program record done (situation)",
+)
+HOSPICE_ADMISSION = ("305336008", "Admission to hospice (procedure)")
+HOSPICE_CARE = ("385763009", "Hospice care (regime/therapy)")
+OPIOID_COUNSELING = ("460831000124102", "Counseling about opioid safety (procedure)")
+
+# Encounters (CPT codes from the office-visit value set).
+OFFICE_VISIT_CPT = ("99213", "99214")

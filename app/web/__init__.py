@@ -1,0 +1,1 @@
+"""Web edge: pages, launch routes, security headers."""

@@ -1,0 +1,324 @@
+"""The authorization request (EHR or standalone launch) and the check of its callback.
+
+Follows SMART App Launch 2.2 app-launch "Obtain authorization code": ``response_type=code``,
+``client_id``, ``redirect_uri``, ``scope``, ``state``, ``aud`` (the FHIR base, equal to ``iss``),
+PKCE ``code_challenge`` with ``code_challenge_method=S256`` (never ``plain``), ``launch`` for an EHR
+launch, and a ``nonce`` when ``openid`` is requested. A standalone launch asks for
+``launch/patient`` instead of sending ``launch``.
+
+The secrets of one launch (state, PKCE verifier, nonce) travel in a :class:`PendingLaunch` that the
+web layer keeps server-side. :func:`check_callback` finds it by ``state`` and burns it, so a state
+is accepted once; an RFC 9207 ``iss`` on the callback is compared to the discovered issuer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+from urllib.parse import urlencode
+
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from smart_launch.allowlist import IssuerConfig
+from smart_launch.discovery import SmartConfiguration
+from smart_launch.errors import AuthorizationError, SmartLaunchError
+from smart_launch.scopes import DEFAULT_RESOURCE_TYPES, resource_scopes
+
+__all__ = [
+    "SECRET_LENGTH",
+    "AuthorizationRequest",
+    "CallbackResult",
+    "InMemoryPendingLaunches",
+    "PendingLaunch",
+    "PendingLaunchStore",
+    "build_authorization_request",
+    "check_callback",
+    "launch_scope",
+    "new_secret",
+]
+
+SECRET_LENGTH = 43
+"""Characters per state, nonce and verifier: 43 from 62 symbols is about 256 bits (>= 122)."""
+
+MAX_GET_URL_LENGTH = 2000
+"""Above this, and when the server offers ``authorize-post``, the web layer should POST."""
+
+
+def new_secret() -> str:
+    """An unpredictable URL-safe string of :data:`SECRET_LENGTH` characters (authlib)."""
+    return str(generate_token(SECRET_LENGTH))
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLaunch:
+    """Everything the callback needs, stored server-side under ``state`` until it is used.
+
+    Attributes:
+        state: The ``state`` sent to the authorization server.
+        code_verifier: The PKCE verifier; its S256 challenge went out in the request.
+        nonce: The OIDC nonce, when ``openid`` was requested.
+        iss: The FHIR base (taken from here after the callback, never from the callback).
+        issuer: The allowlist entry.
+        configuration: The discovered configuration (endpoints and issuer).
+        scope: The scope string requested.
+        launch: The EHR ``launch`` value, or None for a standalone launch.
+        created_at: When the request was built (timezone-aware).
+    """
+
+    state: str = field(repr=False)
+    code_verifier: str = field(repr=False)
+    nonce: str | None = field(repr=False)
+    iss: str
+    issuer: IssuerConfig
+    configuration: SmartConfiguration
+    scope: str
+    launch: str | None = field(repr=False)
+    created_at: datetime
+
+    @property
+    def redirect_uri(self) -> str:
+        """The registered redirect URI used in the request (sent again at the token endpoint)."""
+        return self.issuer.redirect_uri or ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """The request to send the browser to, and the launch to remember.
+
+    Attributes:
+        endpoint: The authorization endpoint.
+        params: The query (GET) or form (POST) parameters.
+        pending: Store this server-side under ``pending.state``.
+    """
+
+    endpoint: str
+    params: Mapping[str, str] = field(repr=False)
+    pending: PendingLaunch
+
+    @property
+    def url(self) -> str:
+        """The GET URL (contains state; never log it)."""
+        separator = "&" if "?" in self.endpoint else "?"
+        return f"{self.endpoint}{separator}{urlencode(self.params)}"
+
+    @property
+    def method(self) -> Literal["GET", "POST"]:
+        """POST when the URL is long and the server offers ``authorize-post``, else GET."""
+        long_url = len(self.url) > MAX_GET_URL_LENGTH
+        return (
+            "POST" if long_url and self.pending.configuration.supports("authorize-post") else "GET"
+        )
+
+
+def launch_scope(
+    issuer: IssuerConfig,
+    configuration: SmartConfiguration,
+    *,
+    ehr_launch: bool,
+    openid: bool = True,
+) -> str:
+    """The scope string for a launch (SAL 2.2 scopes "Quick Start").
+
+    Resource scopes come from the allowlist entry, else :data:`DEFAULT_RESOURCE_TYPES` as read
+    scopes in the server's syntax. Then ``launch`` (EHR) or ``launch/patient`` (standalone),
+    ``openid fhirUser`` and ``offline_access`` when configured.
+
+    Args:
+        issuer: The allowlist entry.
+        configuration: The discovered configuration (its capabilities pick v1 or v2).
+        ehr_launch: True for an EHR launch.
+        openid: Ask for identity (``openid fhirUser``).
+
+    Returns:
+        The space-separated scope string.
+    """
+    version = configuration.scope_version(issuer.scope_version)
+    scopes = list(issuer.scopes or resource_scopes(DEFAULT_RESOURCE_TYPES, version=version))
+    scopes.append("launch" if ehr_launch else "launch/patient")
+    if openid:
+        scopes += ["openid", "fhirUser"]
+    if issuer.offline_access:
+        scopes.append("offline_access")
+    return " ".join(dict.fromkeys(scopes))
+
+
+def build_authorization_request(
+    issuer: IssuerConfig,
+    configuration: SmartConfiguration,
+    *,
+    now: datetime,
+    launch: str | None = None,
+    scope: str | None = None,
+    aud: str | None = None,
+) -> AuthorizationRequest:
+    """Build the authorization request for an EHR launch (``launch`` given) or a standalone one.
+
+    Args:
+        issuer: The allowlist entry of the FHIR server.
+        configuration: Its discovered configuration.
+        now: The current time, timezone-aware.
+        launch: The EHR ``launch`` parameter; None for a standalone launch.
+        scope: Override the scope string; defaults to :func:`launch_scope`.
+        aud: The ``iss`` exactly as the EHR sent it, once it passed the allowlist; SAL wants
+            ``aud`` to equal it, and some servers compare without normalising. Defaults to the
+            registered base.
+
+    Returns:
+        The request and the PendingLaunch to store.
+
+    Raises:
+        SmartLaunchError: The server is open (no authorization) or the entry has no client id
+            or redirect URI.
+        AuthorizationError: ``launch`` is given but empty.
+        ValueError: ``now`` is naive.
+    """
+    _require_aware(now)
+    if configuration.is_open or configuration.authorization_endpoint is None:
+        raise SmartLaunchError(f"{issuer.iss} runs without authorization; there is nothing to ask")
+    if not issuer.client_id or not issuer.redirect_uri:
+        raise SmartLaunchError(f"{issuer.iss} has no client_id or redirect_uri registered")
+    if launch is not None and not launch:
+        raise AuthorizationError("an EHR launch needs a non-empty launch parameter")
+    scope = scope or launch_scope(issuer, configuration, ehr_launch=launch is not None)
+    state = new_secret()
+    verifier = new_secret()
+    nonce = new_secret() if "openid" in scope.split() else None
+    params = {
+        "response_type": "code",
+        "client_id": issuer.client_id,
+        "redirect_uri": issuer.redirect_uri,
+        "scope": scope,
+        "state": state,
+        "aud": aud or issuer.iss,
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    if launch is not None:
+        params["launch"] = launch
+    if nonce is not None:
+        params["nonce"] = nonce
+    pending = PendingLaunch(
+        state=state,
+        code_verifier=verifier,
+        nonce=nonce,
+        iss=issuer.iss,
+        issuer=issuer,
+        configuration=configuration,
+        scope=scope,
+        launch=launch,
+        created_at=now,
+    )
+    return AuthorizationRequest(
+        endpoint=configuration.authorization_endpoint, params=params, pending=pending
+    )
+
+
+class PendingLaunchStore(Protocol):
+    """Server-side storage of pending launches; ``pop`` must remove what it returns."""
+
+    def save(self, pending: PendingLaunch) -> None:
+        """Keep ``pending`` under its state."""
+
+    def pop(self, state: str) -> PendingLaunch | None:
+        """Remove and return the launch stored under ``state``, or None."""
+
+
+class InMemoryPendingLaunches:
+    """A PendingLaunchStore for one process (tests and single-worker development)."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._by_state: dict[str, PendingLaunch] = {}
+
+    def save(self, pending: PendingLaunch) -> None:
+        """Keep ``pending`` under its state."""
+        self._by_state[pending.state] = pending
+
+    def pop(self, state: str) -> PendingLaunch | None:
+        """Remove and return the launch stored under ``state``, or None."""
+        return self._by_state.pop(state, None)
+
+    def __len__(self) -> int:
+        return len(self._by_state)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """An accepted callback: the code to exchange and the launch it belongs to."""
+
+    code: str = field(repr=False)
+    pending: PendingLaunch
+
+
+def _single(params: Mapping[str, str | Sequence[str]], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    if len(value) != 1:
+        raise AuthorizationError(f"the callback carries {name} more than once")
+    return value[0]
+
+
+def check_callback(
+    params: Mapping[str, str | Sequence[str]],
+    store: PendingLaunchStore,
+    *,
+    now: datetime,
+    max_age: timedelta = timedelta(minutes=10),
+) -> CallbackResult:
+    """Check an authorization callback and burn its state.
+
+    The state is looked up first, so an ``error`` from a forged callback is never shown as if the
+    server had sent it. The stored launch is removed whatever the outcome.
+
+    Args:
+        params: The callback query parameters (single values or lists).
+        store: Where pending launches are kept.
+        now: The current time, timezone-aware.
+        max_age: How long a pending launch stays valid.
+
+    Returns:
+        The code and the pending launch it belongs to.
+
+    Raises:
+        AuthorizationError: Missing or unknown state, expired launch, an ``error`` from the
+            server, an ``iss`` that is not the discovered issuer, or no code.
+    """
+    _require_aware(now)
+    state = _single(params, "state")
+    if not state:
+        raise AuthorizationError("the callback has no state; start the launch again")
+    pending = store.pop(state)
+    if pending is None:
+        raise AuthorizationError("the callback state is unknown or was already used")
+    if now - pending.created_at > max_age:
+        raise AuthorizationError("the launch took too long; start it again")
+    error = _single(params, "error")
+    if error:
+        description = _single(params, "error_description")
+        message = f"the authorization server refused: {error}"
+        raise AuthorizationError(
+            f"{message}: {description}" if description else message,
+            error=error,
+            error_description=description,
+        )
+    callback_iss = _single(params, "iss")
+    expected_iss = pending.configuration.issuer
+    if callback_iss is not None:
+        # RFC 9207: this is the authorization server's issuer, not the FHIR base.
+        if callback_iss != (expected_iss or pending.iss):
+            raise AuthorizationError("the callback iss is not the issuer we were sent to")
+    elif pending.configuration.authorization_response_iss_parameter_supported:
+        raise AuthorizationError("the callback has no iss although the server promises one")
+    code = _single(params, "code")
+    if not code:
+        raise AuthorizationError("the callback has no authorization code")
+    return CallbackResult(code=code, pending=pending)
