@@ -1,10 +1,14 @@
 """`create_app(settings)`: the one place that wires the web app, launch routes and CDS Hooks.
 
 Importing this module builds nothing; `ppact serve` (see `app.cli`) calls `create_app`.
+Feature modules expose `build_router(settings)`; shared services (the SQL engine and the stores
+built on it) live on `app.state` and are created here, once.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -13,16 +17,26 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.settings import Settings
+from app.storage.db import create_engine, ensure_schema
 from app.web.security import SecurityHeadersMiddleware
 
 PACKAGE_DIR = Path(__file__).parent
+templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the FastAPI application for the given settings."""
-    app = FastAPI(title="PPACT COT toolkit", docs_url=None, redoc_url=None)
+    engine = create_engine(settings.sql_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ensure_schema(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="PPACT COT toolkit", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
-    templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
+    app.state.engine = engine
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
@@ -42,5 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "edition": policy.mme.edition,
             },
         )
+
+    # --- feature routers (one include per feature module) ---
 
     return app

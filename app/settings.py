@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.clinical.policy import ClinicPolicy, PolicyError, default_policy, parse_policy
+from app.storage.db import default_database_url
 
 ENV_PREFIX = "PPACT_"
 
@@ -48,7 +49,18 @@ class Settings(BaseSettings):
         default_factory=list, description="EHR origins allowed to frame the app (CSP)."
     )
     log_level: str = "INFO"
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///file.db (default: {data_dir}/ppact.db) or postgresql://...",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("redis_url", "PPACT_REDIS_URL", "REDIS_URL"),
+        description="Session store for several instances; SQLite sessions when unset.",
+    )
     cds_allow_unsigned: bool = False
+    # --- issue 3 (SMART launch, sessions) settings go below this line ---
+    # --- issue 5 (CDS Hooks) settings go below this line ---
 
     @field_validator("log_level")
     @classmethod
@@ -70,6 +82,11 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def sql_url(self) -> str:
+        """The database URL in force (the SQLite default when none is configured)."""
+        return self.database_url or default_database_url(self.data_dir)
 
     @property
     def policy(self) -> ClinicPolicy:

@@ -18,16 +18,19 @@ from smart_launch.allowlist import (
 )
 from smart_launch.authorize import (
     AuthorizationRequest,
-    CallbackResult,
-    InMemoryPendingLaunches,
     PendingLaunch,
-    PendingLaunchStore,
     build_authorization_request,
-    check_callback,
     launch_scope,
     new_secret,
 )
 from smart_launch.backend import BackendServicesClient, backend_scope
+from smart_launch.callback import (
+    CallbackResult,
+    InMemoryPendingLaunches,
+    PendingLaunchStore,
+    check_callback,
+)
+from smart_launch.client_auth import client_assertion, client_authentication
 from smart_launch.discovery import (
     DiscoveryCache,
     SmartConfiguration,
@@ -73,8 +76,6 @@ from smart_launch.scopes import (
 )
 from smart_launch.token import (
     TokenResponse,
-    client_assertion,
-    client_authentication,
     exchange_code,
     parse_token_response,
     refresh_access_token,

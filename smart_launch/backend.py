@@ -16,17 +16,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from smart_launch.allowlist import IssuerConfig
+from smart_launch.client_auth import CLIENT_ASSERTION_TYPE, client_assertion
 from smart_launch.discovery import SmartConfiguration
 from smart_launch.errors import SmartLaunchError
 from smart_launch.keys import KeyRing
 from smart_launch.scopes import SYSTEM_RESOURCE_TYPES, resource_scopes
-from smart_launch.token import (
-    CLIENT_ASSERTION_TYPE,
-    TokenResponse,
-    client_assertion,
-    parse_token_response,
-    request_token,
-)
+from smart_launch.token import TokenResponse, parse_token_response, request_token
 
 __all__ = ["BackendServicesClient", "backend_scope"]
 

@@ -22,6 +22,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from smart_launch._clock import require_aware
 from smart_launch.discovery import SmartConfiguration
 from smart_launch.errors import IdTokenError
 
@@ -99,8 +100,7 @@ def verify_id_token(
         IdTokenError: Malformed token, disallowed algorithm, no matching key, bad signature or a
             claim that does not check out.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
+    require_aware(now)
     try:
         header = jws.extract_compact(id_token.encode()).protected
     except (JoseError, ValueError) as exc:

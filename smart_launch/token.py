@@ -1,11 +1,8 @@
-"""Token endpoint: exchange the code, refresh, authenticate the client, read the response.
+"""Token endpoint: exchange the code, refresh, and read the response.
 
-Follows SMART App Launch 2.2 app-launch "Obtain access token" and "Refresh access token", and the
-client authentication pages: a public client sends ``client_id`` in the form;
-``client-confidential-symmetric`` sends ``Authorization: Basic base64(client_id:client_secret)``;
-``client-confidential-asymmetric`` sends a ``client_assertion`` JWT signed RS384 or ES384 (header
-``alg``, ``kid``, ``typ=JWT``; claims ``iss`` = ``sub`` = client_id, ``aud`` = token URL, ``exp``
-at most five minutes ahead, a unique ``jti``). Signing is done by joserfc.
+Follows SMART App Launch 2.2 app-launch "Obtain access token" (step 5, with the launch context
+parameters) and "Refresh access token" (a new refresh token replaces the old one). How the client
+authenticates itself is in ``client_auth``.
 
 Requests go through the caller's ``httpx.AsyncClient`` (so tests intercept them with respx);
 response parsing is pure (:func:`parse_token_response`).
@@ -13,45 +10,32 @@ response parsing is pure (:func:`parse_token_response`).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from joserfc import jwt
 
+from smart_launch._clock import require_aware
 from smart_launch.allowlist import IssuerConfig
-from smart_launch.authorize import CallbackResult, new_secret
+from smart_launch.callback import CallbackResult
+from smart_launch.client_auth import client_authentication
 from smart_launch.discovery import SmartConfiguration
 from smart_launch.errors import SmartLaunchError, TokenError
-from smart_launch.keys import KeyRing, SigningKey
+from smart_launch.keys import KeyRing
 from smart_launch.scopes import GrantedScopes, parse_scopes
 
 __all__ = [
-    "ASSERTION_LIFETIME",
-    "CLIENT_ASSERTION_TYPE",
     "TokenResponse",
-    "client_assertion",
-    "client_authentication",
     "exchange_code",
     "parse_token_response",
     "refresh_access_token",
     "request_token",
 ]
 
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_LIFETIME = timedelta(minutes=4)
-"""Below the five-minute ceiling of SAL client-confidential-asymmetric, leaving room for skew."""
-
 DEFAULT_REFRESH_MARGIN = timedelta(seconds=60)
 BEARER = "Bearer"
-
-
-def _require_aware(now: datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +88,7 @@ class TokenResponse:
 
         A token without a known expiry is used until the server answers 401.
         """
-        _require_aware(now)
+        require_aware(now)
         return self.expires_at is not None and now >= self.expires_at - margin
 
 
@@ -154,7 +138,7 @@ def parse_token_response(
     Raises:
         TokenError: No ``access_token`` or a ``token_type`` other than Bearer.
     """
-    _require_aware(now)
+    require_aware(now)
     if not isinstance(data, Mapping):
         raise TokenError("the token response is not a JSON object")
     access_token = data.get("access_token")
@@ -180,70 +164,6 @@ def parse_token_response(
         tenant=_optional_str(data, "tenant"),
         fhir_context=_fhir_context(data.get("fhirContext")),
     )
-
-
-def client_assertion(
-    *, client_id: str, token_url: str, signing_key: SigningKey, now: datetime
-) -> str:
-    """A signed ``client_assertion`` JWT (SAL client-confidential-asymmetric).
-
-    Args:
-        client_id: Our client id; both ``iss`` and ``sub``.
-        token_url: The token endpoint; the ``aud``.
-        signing_key: RS384 or ES384 private key.
-        now: Signing time, timezone-aware.
-
-    Returns:
-        The compact JWT; a fresh ``jti`` each call.
-    """
-    _require_aware(now)
-    issued_at = int(now.timestamp())
-    header = {"alg": signing_key.alg, "kid": signing_key.kid, "typ": "JWT"}
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": token_url,
-        "iat": issued_at,
-        "exp": issued_at + int(ASSERTION_LIFETIME.total_seconds()),
-        "jti": new_secret(),
-    }
-    return jwt.encode(header, claims, signing_key.key, algorithms=[signing_key.alg])
-
-
-def client_authentication(
-    issuer: IssuerConfig, token_url: str, *, now: datetime, keys: KeyRing | None = None
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Form fields and headers that authenticate us at the token endpoint.
-
-    Args:
-        issuer: The allowlist entry (auth method, client id, secret or key id).
-        token_url: The token endpoint (the assertion's ``aud``).
-        now: Current time, timezone-aware.
-        keys: Our signing keys; required for ``private_key_jwt``.
-
-    Returns:
-        ``(form_fields, headers)`` to add to the token request.
-
-    Raises:
-        SmartLaunchError: No client id, or the signing key is missing.
-    """
-    if not issuer.client_id:
-        raise SmartLaunchError(f"{issuer.iss} has no client_id registered")
-    if issuer.auth_method == "client_secret_basic":
-        # SAL client-confidential-symmetric: base64(client_id:client_secret), as written there.
-        credentials = f"{issuer.client_id}:{issuer.client_secret}".encode()
-        return {}, {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii")}
-    if issuer.auth_method == "private_key_jwt":
-        if keys is None or issuer.key_id is None:
-            raise SmartLaunchError(f"{issuer.iss} uses private_key_jwt but no key is loaded")
-        assertion = client_assertion(
-            client_id=issuer.client_id,
-            token_url=token_url,
-            signing_key=keys.get(issuer.key_id),
-            now=now,
-        )
-        return {"client_assertion_type": CLIENT_ASSERTION_TYPE, "client_assertion": assertion}, {}
-    return {"client_id": issuer.client_id}, {}
 
 
 async def request_token(

@@ -329,10 +329,13 @@ def _deduplicate(
                 slot[0] = resource
     unique: list[tuple[str, Mapping[str, Any], list[str]]] = []
     for ref, (resource, count, differ, notes) in kept.items():
-        if count > 1:
-            kept_copy = "the latest copy" if differ else "one copy"
-            differs = " (the copies differ)" if differ else ""
-            notes.append(f"appeared {count} times in the input{differs}; {kept_copy} kept")
+        if count > 1 and differ:
+            notes.append(
+                f"appeared {count} times in the input and the copies differ; kept the latest "
+                "by meta.lastUpdated (else the first)"
+            )
+        elif count > 1:
+            notes.append(f"appeared {count} times in the input; one copy kept")
         unique.append((ref, resource, notes))
     return unique
 
@@ -349,7 +352,7 @@ def _last_updated(resource: Mapping[str, Any]) -> str:
 
 
 def _index(index: dict[str, Any], resource: Mapping[str, Any], value: Any) -> None:
-    resource_id = text_of(resource.get("id"))
+    resource_id = _resource_id(resource)
     if resource_id is not None:
         index[f"{resource['resourceType']}/{resource_id}"] = value
         index[f"urn:uuid:{resource_id}"] = value
@@ -463,6 +466,7 @@ def _observation(resource: Mapping[str, Any], ref: str, notes: list[str], contex
         components=components,
         has_member=tuple(m for m in members if m),
         notes=tuple(notes),
+        reference_high=_reference_high(resource),
     )
 
 
@@ -474,7 +478,14 @@ def _component(component: Mapping[str, Any], notes: list[str]) -> ObservationCom
         value_codes=value_codes,
         value_string=value_string,
         interpretation=concepts_codes(component.get("interpretation")),
+        reference_high=_reference_high(component),
     )
+
+
+def _reference_high(data: Mapping[str, Any]) -> Quantity | None:
+    """referenceRange[0].high: for a drug test, the laboratory cutoff."""
+    ranges = [r for r in as_list(data.get("referenceRange")) if isinstance(r, dict)]
+    return quantity(ranges[0].get("high")) if ranges else None
 
 
 def _effective(resource: Mapping[str, Any], notes: list[str]) -> Any:

@@ -36,6 +36,7 @@ from app.clinical.model import (
     MedicationRecord,
     MmeLine,
     MmeTotal,
+    Quantity,
 )
 from app.clinical.sig import (
     Amount,
@@ -140,6 +141,20 @@ def _supply_per_day(record: MedicationRecord) -> tuple[Amount | None, float | No
     return amount, days
 
 
+_RATE = re.compile(r"^\{?(mg|mcg|ug|µg|μg)/(h|hr|hour)\}?$", re.IGNORECASE)
+
+
+def _rate_mcg_per_hr(quantity: Quantity | None) -> float | None:
+    """A patch dose written as a delivery rate (mcg/hr or mg/hr), in mcg/hr; else None."""
+    if quantity is None or not quantity.value > 0:
+        return None
+    for spelling in (quantity.code, quantity.unit):
+        match = _RATE.match((spelling or "").strip())
+        if match:
+            return quantity.value * (1000.0 if match.group(1).lower() == "mg" else 1.0)
+    return None
+
+
 def _patch_amount(
     dosage: DoseInstruction, row: DrugIngredient, record: MedicationRecord
 ) -> _RowAmount:
@@ -155,6 +170,10 @@ def _patch_amount(
     if reading.amount is None and reading.unitless is not None:
         notes.append("dose without unit read as patches")
         return _RowAmount(reading.unitless * rate_mcg_per_hr, True, tuple(notes))
+    rate_written = _rate_mcg_per_hr(dosage.dose)
+    if rate_written is not None:
+        # A dose written as the rate ("25 ug/h") means patches worn = rate written / patch rate.
+        return _RowAmount(rate_written, True, (f"dose written as {rate_written:g} mcg/hr",))
     if reading.stated:
         return _RowAmount(None, True, problems=(*notes, "patch dose not in patches"))
     amount, days = _supply_per_day(record)

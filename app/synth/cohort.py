@@ -245,8 +245,13 @@ def _person(number: int, archetype: Archetype, rng: random.Random, anchor: date)
     )
 
 
-def _sprinkle_messy(rng: random.Random, rate: float = 0.08) -> frozenset[str]:
-    return frozenset(feature for feature in MESSY_FEATURES if rng.random() < rate)
+def _sprinkle_messy(rng: random.Random, rate: float = 0.25) -> frozenset[str]:
+    """At most one messy feature, for about a quarter of the patients who can have one."""
+    # The unknown RxNorm code stays in the messy-chart archetype: elsewhere it would make
+    # otherwise clean patients' MME incomplete.
+    if rng.random() < rate:
+        return frozenset({rng.choice([f for f in MESSY_FEATURES if f != "unknown-code"])})
+    return frozenset()
 
 
 def _pain_diagnoses(rng: random.Random, count: int) -> list[tuple[str, int]]:

@@ -84,8 +84,9 @@ def regimen_fills(
         while day < min(step.end_day, WINDOW_DAYS):
             dispense_day = day + rng.randint(0, 2)
             style = "structured"
-            if styles and rng.random() < 0.4:
-                style = rng.choice(styles)
+            if styles and len(fills) % 3 == 1:
+                # Every third fill is written in the next messy style, so each one shows up.
+                style = styles[(len(fills) // 3) % len(styles)]
             fills.append(
                 Fill(
                     day=day,
@@ -100,7 +101,13 @@ def regimen_fills(
                 gap = step.fill_days - rng.randint(5, 10)  # early refill
             else:
                 gap = step.fill_days + rng.randint(0, 3)
-            day += max(gap, 3)
+            next_day = day + max(gap, 3)
+            runs_out = day + step.fill_days - 1
+            if step.end_day >= WINDOW_DAYS and next_day >= WINDOW_DAYS > runs_out:
+                # Ongoing therapy never lapses on the anchor date itself: refill the day the
+                # supply runs out, so "current dose" demos are not an accident of jitter.
+                next_day = max(runs_out, day + 1)
+            day = next_day
     return fills
 
 

@@ -236,11 +236,14 @@ class _Builder:
                         )
                     )
             if regimen.statements and fills:
-                self._statements(regimen.steps, fills[0].day)
+                self._statements(regimen.steps)
         self._messy_orders(first_fills)
         self._naloxone()
 
-    def _statements(self, steps: tuple[DoseStep, ...], first_day: int) -> None:
+    def _statements(self, steps: tuple[DoseStep, ...]) -> None:
+        """Medication-list entries reconciled at visits (every third visit when visits are
+        monthly). A dose that has since changed is closed: status completed, period end set,
+        as the EHR updates the list entry when the dose changes."""
         every = 3 if (self.plan.visit_interval_days or 90) < 60 else 1
         for index, visit in enumerate(self.visits):
             if index % every:
@@ -248,14 +251,18 @@ class _Builder:
             current = [s for s in steps if s.start_day <= visit.day < s.end_day]
             if not current:
                 continue
+            step = current[0]
+            ended = step.end_day < WINDOW_DAYS
             self.add(
                 meds.medication_statement(
                     self.ids.next("ms"),
                     self.pid,
-                    current[0],
-                    first_day=day_of(self.start, first_day).isoformat(),
+                    step,
+                    first_day=day_of(self.start, step.start_day).isoformat(),
+                    end_day=day_of(self.start, step.end_day - 1).isoformat() if ended else None,
                     asserted=self.when(visit.day),
                     encounter_id=visit.encounter_id,
+                    status="completed" if ended else "active",
                 )
             )
 

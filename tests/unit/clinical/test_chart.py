@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.clinical.chart import (
     MAX_TEXT_BYTES,
@@ -589,7 +591,8 @@ def test_differing_duplicates_keep_the_latest_copy(terminology):
     (record,) = build_chart([older, newer, older], terminology=terminology).observations
     assert record.status == "amended"
     assert record.notes == (
-        "appeared 3 times in the input (the copies differ); the latest copy kept",
+        "appeared 3 times in the input and the copies differ; kept the latest by "
+        "meta.lastUpdated (else the first)",
     )
 
 
@@ -626,3 +629,74 @@ def test_a_400_medication_chart_is_read_quickly(terminology):
     elapsed_s = time.perf_counter() - started
     assert len(chart.medications) == 400
     assert elapsed_s < 0.25, f"{elapsed_s * 1000:.1f} ms for 400 medications"
+
+
+# --------------------------------------------------------------------------- never raises
+
+_JSON_LEAVES = (
+    st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats() | st.text(max_size=12)
+)
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIXTURE_RESOURCES = [json.loads(p.read_text()) for p in sorted((FIXTURES / "fhir").glob("*.json"))]
+
+
+def _mutate(resource: object, path: list[int], value: object) -> object:
+    """A copy of `resource` with the node reached by `path` (indices into keys/items) replaced."""
+    if not path or not isinstance(resource, dict | list) or not resource:
+        return value
+    if isinstance(resource, dict):
+        keys = sorted(resource)
+        key = keys[path[0] % len(keys)]
+        return {**resource, key: _mutate(resource[key], path[1:], value)}
+    index = path[0] % len(resource)
+    return [*resource[:index], _mutate(resource[index], path[1:], value), *resource[index + 1 :]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(range(len(_FIXTURE_RESOURCES))),
+    st.lists(st.integers(0, 50), min_size=1, max_size=6),
+    _JSON,
+)
+def test_messy_values_anywhere_in_a_resource_never_raise(fixture_index, path, value):
+    resource = _mutate(_FIXTURE_RESOURCES[fixture_index], path, value)
+    snapshot = copy.deepcopy(resource)
+    try:
+        chart = build_chart([resource, load("Medication.oxycodone-er-20")])
+    except ChartInputError:
+        return  # a mutated reference may name a second patient: refused, as designed
+    assert chart.problems is not None
+    assert resource == snapshot  # the input is never changed
+
+
+def test_observation_reference_range_high_is_kept_as_the_cutoff():
+    chart = build_chart(
+        [
+            {
+                "resourceType": "Observation",
+                "id": "uds-oxy",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "16250-3"}]},
+                "effectiveDateTime": "2026-10-01",
+                "valueQuantity": {"value": 250, "unit": "ng/mL"},
+                "referenceRange": [{"high": {"value": 100, "unit": "ng/mL"}}],
+                "component": [
+                    {
+                        "code": {"text": "oxymorphone"},
+                        "valueQuantity": {"value": 20, "unit": "ng/mL"},
+                        "referenceRange": [{"high": {"value": 50, "unit": "ng/mL"}}],
+                    }
+                ],
+            }
+        ]
+    )
+    (obs,) = chart.observations
+    assert obs.reference_high is not None and obs.reference_high.value == 100
+    assert obs.components[0].reference_high is not None
+    assert obs.components[0].reference_high.value == 50

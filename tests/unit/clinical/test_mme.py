@@ -481,6 +481,35 @@ def test_patch_without_dose_derives_patches_worn_from_supply():
     assert any("estimated from supply" in note for note in line.notes)
 
 
+@pytest.mark.parametrize("unit", ["ug/h", "mcg/hr", "{mcg/h}"])
+def test_patch_dose_written_as_a_rate_is_the_rate_worn(unit):
+    # "50 mcg/hr" of a 25 mcg/hr patch: 2 patches worn, 50 x 2.4 = 120.
+    record = rx(FENTANYL_25_MCG_HR_PATCH, sig(dose=Quantity(50, unit), timing_code="Q72H"))
+    line = mme(record)
+    assert line.mme_per_day == pytest.approx(120.0)
+    assert line.complete is True
+
+
+def test_patch_dose_in_mg_is_not_computable():
+    line = mme(rx(FENTANYL_25_MCG_HR_PATCH, sig(dose=Quantity(2, "mg"), timing_code="Q72H")))
+    assert line.mme_per_day is None
+    assert line.complete is False
+
+
+def test_active_statement_of_ongoing_use_counts():
+    statement = MedicationRecord(
+        ref="MedicationStatement/s",
+        kind=MedicationKind.STATEMENT,
+        codes=(Code(RXNORM, OXYCODONE_5_MG_TAB),),
+        classification=OPIOID,
+        status="active",
+        effective_start=date(2026, 1, 1),
+        dosages=(sig(dose=tablets(1), timing_code="TID"),),
+    )
+    # 3 x 5 mg = 15 mg x 1.5 = 22.5.
+    assert total_mme([statement], as_of=AS_OF).total_mme == pytest.approx(22.5)
+
+
 def test_patch_without_dose_or_supply_assumes_one_patch_and_is_incomplete():
     record = rx(FENTANYL_25_MCG_HR_PATCH, sig(timing_code="Q72H"))
     line = mme(record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_the_same_iss_cannot_be_registered_twice() -> None:
 
 
 def test_a_client_secret_is_never_shared_between_servers() -> None:
-    common = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI}
+    common: dict[str, Any] = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI}
     first = IssuerConfig(
         iss="https://a.example/fhir",
         auth_method="client_secret_basic",

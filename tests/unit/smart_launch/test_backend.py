@@ -22,7 +22,7 @@ from smart_launch import (
     TokenError,
     backend_scope,
 )
-from smart_launch.token import CLIENT_ASSERTION_TYPE
+from smart_launch.client_auth import CLIENT_ASSERTION_TYPE
 
 from .conftest import CLIENT_ID, FHIR_BASE, NOW, TOKEN_URL
 

@@ -67,7 +67,7 @@ def test_valid_id_token_gives_subject_and_fhir_user(
 
 def test_es384_id_token_verifies() -> None:
     key = ECKey.generate_key("P-384", parameters={"kid": "p384"})
-    key_set = KeySet.import_key_set({"keys": [key.as_dict(private=False)]})  # type: ignore[arg-type]
+    key_set = KeySet.import_key_set({"keys": [key.as_dict(private=False)]})
 
     claims = verify(sign_id_token(key, alg="ES384", nonce=NONCE), key_set)
 
@@ -190,7 +190,7 @@ def test_hs256_is_rejected(key_set: KeySet) -> None:
 
 
 def test_token_without_kid_uses_the_single_key_of_its_type(server_rsa_key: RSAKey) -> None:
-    key_set = KeySet.import_key_set({"keys": [server_rsa_key.as_dict(private=False)]})  # type: ignore[arg-type]
+    key_set = KeySet.import_key_set({"keys": [server_rsa_key.as_dict(private=False)]})
     token = jwt.encode(
         {"alg": "RS256"},
         {

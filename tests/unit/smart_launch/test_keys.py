@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from smart_launch import (
     KeyRing,
+    SigningAlgorithm,
     SigningKey,
     SmartLaunchError,
     ensure_dev_keys,
@@ -118,7 +120,9 @@ def test_missing_environment_variable_is_named() -> None:
         pytest.param(lambda: b"garbage", "RS384", "PEM", id="garbage"),
     ],
 )
-def test_key_that_does_not_fit_the_algorithm_is_refused(make_pem, alg, message) -> None:
+def test_key_that_does_not_fit_the_algorithm_is_refused(
+    make_pem: Callable[[], bytes], alg: SigningAlgorithm, message: str
+) -> None:
     with pytest.raises(SmartLaunchError, match=message):
         load_private_key(make_pem(), alg=alg)
 

@@ -28,7 +28,7 @@ from smart_launch import (
     parse_token_response,
     refresh_access_token,
 )
-from smart_launch.token import CLIENT_ASSERTION_TYPE
+from smart_launch.client_auth import CLIENT_ASSERTION_TYPE
 
 from .conftest import CLIENT_ID, REDIRECT_URI, TOKEN_URL
 

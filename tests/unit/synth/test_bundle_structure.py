@@ -128,9 +128,7 @@ def test_every_reference_resolves_inside_its_bundle(cohort):
 
 def test_referenced_resources_come_before_the_resources_that_refer_to_them(cohort):
     for bundle in cohort[:15]:
-        position = {
-            entry["request"]["url"]: index for index, entry in enumerate(bundle["entry"])
-        }
+        position = {entry["request"]["url"]: index for index, entry in enumerate(bundle["entry"])}
         for index, entry in enumerate(bundle["entry"]):
             for reference in iter_references(entry["resource"]):
                 if not reference.startswith("#"):
