@@ -43,6 +43,12 @@ class SedativeOverlap:
     days: int
     refs: tuple[str, ...]  # the opioid and sedative windows that take part
 
+    def period_text(self, as_of: date) -> str:
+        """ "since X (current)" when the overlap reaches as_of, else "X to Y"."""
+        if self.last_day >= as_of:
+            return f"since {self.first_day.isoformat()} (current)"
+        return f"{self.first_day.isoformat()} to {self.last_day.isoformat()}"
+
     def as_data(self) -> dict[str, object]:
         return {
             "classes": [str(c) for c in self.classes],
@@ -103,8 +109,8 @@ class CoprescribingRule(Rule):
         findings = []
         for found in sedative_overlaps(ctx):
             drug_class = found.classes[0]
-            names = ", ".join(display_name(ctx.record(r), r) for r in found.refs)
-            when = f"{found.first_day.isoformat()} to {found.last_day.isoformat()}"
+            names = ", ".join(dict.fromkeys(display_name(ctx.record(r), r) for r in found.refs))
+            when = found.period_text(ctx.as_of)
             data = found.as_data() | {"subclass": str(drug_class)}
             if drug_class is DrugClass.BENZODIAZEPINE:
                 text = f"Opioid and benzodiazepine supplies overlap {when} ({names})."
@@ -115,7 +121,7 @@ class CoprescribingRule(Rule):
             findings.append(self.finding(code, Severity.MODERATE, text, found.refs, data))
         triple = triple_threat(ctx)
         if triple is not None:
-            when = f"{triple.first_day.isoformat()} to {triple.last_day.isoformat()}"
+            when = triple.period_text(ctx.as_of)
             findings.append(
                 self.finding(
                     "triple-threat",

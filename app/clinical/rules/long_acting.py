@@ -36,7 +36,7 @@ class LongActingOpioidRule(Rule):
         refs = list(dict.fromkeys(refs))
         if not refs:
             return ()
-        names = [display_name(ctx.record(ref), ref) for ref in refs]
+        names = list(dict.fromkeys(display_name(ctx.record(ref), ref) for ref in refs))
         return (
             self.finding(
                 "long-acting-opioid",

@@ -3,7 +3,8 @@
 CDC 2022 Recommendation 8 (and the PDMP review of Recommendation 9) treat concurrent opioid
 prescriptions as a risk to look at. Overlap of the same drug is an early refill (see
 `early_refill`), so here only supplies of different drugs (`early_refill.drug_key`) count. Days
-are counted from `early_refill.lookback_days` before `as_of` onwards, draft supply included.
+are counted from `early_refill.lookback_days` before `as_of` up to `as_of`; with draft orders
+(a CDS call) the days the drafts would supply are counted too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class OverlappingOpioidSupplyRule(Rule):
 
     def evaluate(self, ctx: RuleContext) -> tuple[Finding, ...]:
         start = ctx.as_of - timedelta(days=ctx.policy.early_refill.lookback_days)
-        end = ctx.as_of + timedelta(days=HORIZON_DAYS)
+        end = ctx.as_of + timedelta(days=HORIZON_DAYS) if ctx.drafts else ctx.as_of
         groups = opioid_windows_by_drug(ctx)
         covered = {key: covered_days(windows, start, end) for key, windows in groups.items()}
         counts = Counter(day for days in covered.values() for day in days)

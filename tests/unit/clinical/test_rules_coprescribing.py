@@ -170,3 +170,18 @@ def test_cancelled_benzodiazepine_does_not_alert():
         "MedicationRequest/alp", DrugClass.BENZODIAZEPINE, days_before(5), 30, status="cancelled"
     )
     assert CoprescribingRule().evaluate(_ctx(oxy, benzo)) == ()
+
+
+def test_current_overlap_reads_as_current_and_names_each_drug_once():
+    fills = [opioid(f"MedicationRequest/oxy-{n}", days_before(20 + 30 * n), 30) for n in range(3)]
+    benzo = med("MedicationRequest/alp", DrugClass.BENZODIAZEPINE, days_before(70), 90)
+    (finding,) = CoprescribingRule().evaluate(_ctx(*fills, benzo))
+    assert f"since {days_before(70).isoformat()} (current)" in finding.text
+    assert finding.text.count("oxycodone") == 1
+
+
+def test_past_overlap_reads_as_a_date_range():
+    oxy = opioid("MedicationRequest/oxy", days_before(60), 30)  # -60 .. -31
+    benzo = med("MedicationRequest/alp", DrugClass.BENZODIAZEPINE, days_before(40), 30)
+    (finding,) = CoprescribingRule().evaluate(_ctx(oxy, benzo))
+    assert f"{days_before(40).isoformat()} to {days_before(31).isoformat()}" in finding.text

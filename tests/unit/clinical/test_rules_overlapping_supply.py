@@ -53,3 +53,12 @@ def test_overlap_before_the_lookback_is_ignored():
     old_a = opioid("MedicationRequest/a", days_before(300), 30)
     old_b = opioid("MedicationRequest/b", days_before(300), 30, ingredient="morphine")
     assert OverlappingOpioidSupplyRule().evaluate(_ctx(old_a, old_b)) == ()
+
+
+def test_without_drafts_only_days_up_to_as_of_are_counted():
+    # Both supplies run 20 days past as_of; only the 11 days up to and including as_of count.
+    oxy = opioid("MedicationRequest/oxy-now", days_before(10), 30)
+    morphine = opioid("MedicationRequest/mor-now", days_before(10), 30, ingredient="morphine")
+    (finding,) = OverlappingOpioidSupplyRule().evaluate(_ctx(oxy, morphine))
+    assert finding.data["overlap_days"] == 11
+    assert finding.data["overlap_end"] == AS_OF.isoformat()
