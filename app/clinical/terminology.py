@@ -556,13 +556,28 @@ class Terminology:
     def condition_groups(self, codes: Sequence[Code]) -> frozenset[ConditionGroup]:
         """Clinical groups of a condition's codings (ICD-10-CM, ICD-9-CM, SNOMED CT).
 
-        ICD codes match with or without the dot. OUD codes are also SUD.
+        ICD codes match with or without the dot. OUD codes are also SUD. An ICD-10-CM code that
+        is in no set matches through its nearest listed parent (M54.50 through M54.5): the sets
+        were expanded before newer, more specific child codes existed, and a child code is always
+        a kind of its parent (the ICD-10-CM hierarchy); parents shorter than 3 characters are
+        never used.
         """
         groups: set[ConditionGroup] = set()
         for code in codes:
-            for vs in self.value_sets_of(code):
+            for vs in self._condition_sets_of(code):
                 groups |= CONDITION_SET_GROUPS.get(vs, frozenset())
         return frozenset(groups)
+
+    def _condition_sets_of(self, code: Code) -> tuple[str, ...]:
+        found = self.value_sets_of(code)
+        if found or normalise_system(code.system) != ICD10CM:
+            return found
+        compact = code.code.replace(".", "").upper()
+        for length in range(len(compact) - 1, 2, -1):
+            found = self._members.get(_key(ICD10CM, compact[:length]), ())
+            if found:
+                return found
+        return ()
 
     def uds_targets(self, codes: Sequence[Code]) -> frozenset[str]:
         """Substances a urine drug test looks for, plus "any"; empty when it is no UDS test."""

@@ -8,7 +8,7 @@ This module answers two questions for each UDS result up to the as-of date:
   (a benzodiazepine without a benzodiazepine prescription; cocaine; heroin ...);
 - expected missing: a prescribed opioid whose specific target was tested and not detected.
 
-A result is read from structured data only (docs/_decisions_policy.md, "UDS"): interpretation
+A result is read from structured data only (docs/clinical-decisions.md, D17): interpretation
 codes (v3-ObservationInterpretation), valueCodeableConcept (SNOMED CT), valueQuantity against
 the reference range high (the cutoff) and valueBoolean. Free-text values are never parsed. Where
 the sources disagree, or none is readable, the outcome is "unknown" and listed as such.

@@ -140,7 +140,7 @@ class Rule(ABC):
 
     `codes` lists every finding code the rule can return (a rule such as co-prescribing
     returns several). `suppressed_when_excluded` says whether the rule is silenced when the
-    patient meets a CDC IG exclusion (see docs/_decisions_rules.md); `cot_only` whether it
+    patient meets a CDC IG exclusion (see docs/clinical-decisions.md, "Findings and rules"); `cot_only` whether it
     applies only to patients who meet the COT definition.
     """
 

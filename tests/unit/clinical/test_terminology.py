@@ -657,3 +657,13 @@ def test_fresh_process_loads_terminology_quickly() -> None:
     ).stdout
     # Budget is 0.3 s; allow headroom for a busy shared test machine.
     assert float(out) < 1.0
+
+
+def test_newer_icd10_child_code_matches_through_its_listed_parent():
+    from app.clinical.model import ICD10CM, Code, ConditionGroup
+    from app.clinical.terminology import load_terminology
+
+    terminology = load_terminology()
+    # M54.50 (low back pain, unspecified; since Oct 2021) is a child of M54.5 in the VSAC set.
+    assert ConditionGroup.CHRONIC_PAIN in terminology.condition_groups([Code(ICD10CM, "M54.50")])
+    assert terminology.condition_groups([Code(ICD10CM, "Z99.99")]) == frozenset()
