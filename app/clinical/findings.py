@@ -4,7 +4,8 @@ The summary page, the CDS Hooks cards and the registry all call `evaluate` with 
 `ClinicPolicy`, so they cannot disagree (docs/style.md, Layout). Shared inputs (MME total with
 the drafts, supply windows, COT status, CDC IG exclusions) are computed once into a
 `RuleContext`. When the patient meets an exclusion, rules marked `suppressed_when_excluded`
-are skipped and a `cot-excluded` finding says why (docs/clinical-decisions.md, "Findings and rules").
+are skipped and a `cot-excluded` finding says why (docs/clinical-decisions.md, "Findings and
+rules").
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """FHIR R4 transaction Bundles of the synthetic cohort, and writing them to disk.
 
-Every entry is ``request: {method: PUT, url: "Type/id"}`` (FHIR R4 3.1.0.11 "update as
-create"), so loading a bundle twice leaves the server unchanged. Each bundle repeats the shared
-Practitioners and Organizations it refers to, so it loads on its own. Files are written with
-sorted-free, fixed-order JSON: the same seed gives byte-identical files.
+Every entry is ``request: {method: PUT, url: "Type/id"}`` (update as create, FHIR R4
+http://hl7.org/fhir/R4/http.html#upsert), so loading a bundle twice leaves the server
+unchanged. Each bundle repeats the shared Practitioners and Organizations it refers to, so it
+loads on its own. Entries and keys come out in a fixed order: the same seed gives
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from app.synth.cohort import build_plan, patient_id
+from app.synth.archetypes import build_plan
+from app.synth.cohort import patient_id
 from app.synth.resources import CLINIC_ID, Resource, organization, practitioner, tag
 from app.synth.timeline import patient_resources
 

@@ -1,12 +1,16 @@
 """Code tables for the synthetic cohort, embedded so generation never reads reference files.
 
-Every code here was taken from the reference tables the clinical core vendors (CDC Opioid
-Prescribing Support IG value sets and OMTK drug table, commit noted in
-`app/clinical/data/PROVENANCE.md`) or from the VSAC expansions used by the AHRQ and COSRI pain
-summaries. Drugs with no named public list (gabapentinoids, carisoprodol, cyclobenzaprine) use
-their RxNorm clinical drug (SCD) codes; carisoprodol 197446 is in the COSRI "Carisoprodol"
-value set. `UNKNOWN_RXCUI` is deliberately absent from RxNorm: readers must report it as not
-computable, never guess it.
+Opioid, benzodiazepine, Z-drug and naloxone RxNorm codes and names come from the CDC Opioid
+Prescribing Support IG value sets (cqframework/opioid-cds-r4) and the OMTK drug table; UDS
+LOINC codes from the CDC urine drug screening value sets; OUD, sleep apnea, cancer and
+palliative codes from the CDC condition value sets; depression, anxiety, PTSD, osteoarthritis
+and fibromyalgia codes from the VSAC expansions used by the AHRQ and COSRI pain summaries.
+Chronic low back pain uses M54.50 as charts write it since FY2022 (the VSAC chronic-pain
+expansion still lists the retired M54.5), and polyneuropathy G62.9. Gabapentinoids,
+carisoprodol and cyclobenzaprine have no named public list there: they use RxNorm clinical
+drug (SCD) codes (carisoprodol 197446 is in the COSRI "Carisoprodol" value set).
+`UNKNOWN_RXCUI` lies above every RxCUI RxNorm has assigned (below 3 million in 2025): readers
+must report it as not computable, never guess it.
 """
 
 from __future__ import annotations
@@ -57,335 +61,90 @@ class Drug:
     kind: str
 
 
-_DRUG_ROWS: tuple[Drug, ...] = (
-    # Opioid analgesics (OMTK drug table, CDC opioid-analgesics-with-ambulatory-misuse-potential).
-    Drug(
-        "oxy-ir-5",
-        "1049621",
-        "oxycodone hydrochloride 5 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "oxy-ir-10",
-        "1049683",
-        "oxycodone hydrochloride 10 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "oxy-ir-15",
-        "1049611",
-        "oxycodone hydrochloride 15 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "oxy-ir-30",
-        "1049618",
-        "oxycodone hydrochloride 30 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "oxy-er-10",
-        "1049502",
-        "12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "oxy-er-15",
-        "1049543",
-        "12 HR oxycodone hydrochloride 15 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "oxy-er-30",
-        "1049574",
-        "12 HR oxycodone hydrochloride 30 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "oxy-er-60",
-        "1049593",
-        "12 HR oxycodone hydrochloride 60 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "hc-apap-5",
-        "857002",
-        "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "hc-apap-7.5",
-        "857005",
-        "acetaminophen 325 MG / hydrocodone bitartrate 7.5 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "hc-apap-10",
-        "856999",
-        "acetaminophen 325 MG / hydrocodone bitartrate 10 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "mor-er-15",
-        "891878",
-        "12 HR morphine sulfate 15 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "mor-er-30",
-        "891885",
-        "12 HR morphine sulfate 30 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "mor-er-60",
-        "891890",
-        "12 HR morphine sulfate 60 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug("mor-ir-15", "892582", "morphine sulfate 15 MG Oral Tablet", "tablet", "{tbl}", "opioid"),
-    Drug(
-        "hm-2",
-        "897696",
-        "hydromorphone hydrochloride 2 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "hm-4",
-        "897702",
-        "hydromorphone hydrochloride 4 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "fent-12",
-        "577057",
-        "72 HR fentanyl 0.012 MG/HR Transdermal System",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    Drug(
-        "fent-25",
-        "245134",
-        "72 HR fentanyl 0.025 MG/HR Transdermal System",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    Drug(
-        "fent-50",
-        "245135",
-        "72 HR fentanyl 0.05 MG/HR Transdermal System",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    Drug(
-        "fent-75",
-        "197696",
-        "72 HR fentanyl 0.075 MG/HR Transdermal System",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    Drug(
-        "fent-100",
-        "245136",
-        "72 HR fentanyl 0.1 MG/HR Transdermal System",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    Drug(
-        "mtd-5", "864718", "methadone hydrochloride 5 MG Oral Tablet", "tablet", "{tbl}", "opioid"
-    ),
-    Drug(
-        "mtd-10", "864706", "methadone hydrochloride 10 MG Oral Tablet", "tablet", "{tbl}", "opioid"
-    ),
-    Drug(
-        "tram-50", "835603", "tramadol hydrochloride 50 MG Oral Tablet", "tablet", "{tbl}", "opioid"
-    ),
-    Drug(
-        "tram-er-100",
-        "833709",
-        "24 HR tramadol hydrochloride 100 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug("tap-50", "825411", "tapentadol 50 MG Oral Tablet", "tablet", "{tbl}", "opioid"),
-    Drug(
-        "tap-er-100",
-        "1148797",
-        "12 HR tapentadol 100 MG Extended Release Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "opioid",
-    ),
-    Drug(
-        "bup-patch-5",
-        "904882",
-        "168 HR buprenorphine 0.005 MG/HR Transdermal System [BuTrans]",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    Drug(
-        "bup-patch-10",
-        "904874",
-        "168 HR buprenorphine 0.01 MG/HR Transdermal System [BuTrans]",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    Drug(
-        "bup-patch-20",
-        "904878",
-        "168 HR buprenorphine 0.02 MG/HR Transdermal System [BuTrans]",
-        "patch",
-        "{patch}",
-        "opioid",
-    ),
-    # Buprenorphine/naloxone for OUD (Suboxone film).
-    Drug(
-        "bup-nx-8",
-        "1010606",
-        "buprenorphine 8 MG / naloxone 2 MG Sublingual Film [Suboxone]",
-        "film",
-        "{film}",
-        "moud",
-    ),
-    Drug(
-        "bup-nx-2",
-        "1010603",
-        "buprenorphine 2 MG / naloxone 0.5 MG Sublingual Film [Suboxone]",
-        "film",
-        "{film}",
-        "moud",
-    ),
-    # Benzodiazepines (CDC benzodiazepine-medications).
-    Drug(
-        "alprazolam-0.5",
-        "308048",
-        "alprazolam 0.5 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "benzodiazepine",
-    ),
-    Drug(
-        "alprazolam-1", "197321", "alprazolam 1 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"
-    ),
-    Drug(
-        "lorazepam-1", "197901", "lorazepam 1 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"
-    ),
-    Drug(
-        "clonazepam-0.5",
-        "197527",
-        "clonazepam 0.5 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "benzodiazepine",
-    ),
-    Drug(
-        "clonazepam-1", "197528", "clonazepam 1 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"
-    ),
-    Drug("diazepam-5", "197591", "diazepam 5 MG Oral Tablet", "tablet", "{tbl}", "benzodiazepine"),
-    # Z-drug (CDC cns-depressant-medications).
-    Drug(
-        "zolpidem-10", "854873", "zolpidem tartrate 10 MG Oral Tablet", "tablet", "{tbl}", "z-drug"
-    ),
-    # Gabapentinoids (RxNorm SCD; listed in the VSAC adjuvant/CNS value sets without names).
-    Drug(
-        "gabapentin-300",
-        "310431",
-        "gabapentin 300 MG Oral Capsule",
-        "capsule",
-        "{cap}",
-        "gabapentinoid",
-    ),
-    Drug(
-        "pregabalin-75",
-        "483450",
-        "pregabalin 75 MG Oral Capsule",
-        "capsule",
-        "{cap}",
-        "gabapentinoid",
-    ),
-    Drug(
-        "pregabalin-150",
-        "483440",
-        "pregabalin 150 MG Oral Capsule",
-        "capsule",
-        "{cap}",
-        "gabapentinoid",
-    ),
-    # Muscle relaxants (carisoprodol: COSRI Carisoprodol value set).
-    Drug(
-        "carisoprodol-350",
-        "197446",
-        "carisoprodol 350 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "muscle-relaxant",
-    ),
-    Drug(
-        "cyclobenzaprine-10",
-        "828348",
-        "cyclobenzaprine hydrochloride 10 MG Oral Tablet",
-        "tablet",
-        "{tbl}",
-        "muscle-relaxant",
-    ),
-    # Rescue naloxone (CDC naloxone-medications, not buprenorphine/naloxone).
-    Drug(
-        "naloxone-4",
-        "1725059",
-        "naloxone hydrochloride 40 MG/ML Nasal Spray",
-        "package",
-        "{package}",
-        "naloxone",
-    ),
-    Drug(
-        "narcan-4",
-        "1725064",
-        "naloxone hydrochloride 40 MG/ML Nasal Spray [Narcan]",
-        "package",
-        "{package}",
-        "naloxone",
-    ),
-)
+#: key, RxNorm code, kind, RxNorm name. The dispensing unit follows from the dose form.
+_DRUG_TABLE = """
+# Opioid analgesics (OMTK drug table; CDC opioid-analgesics-with-ambulatory-misuse-potential)
+oxy-ir-5       1049621 opioid  oxycodone hydrochloride 5 MG Oral Tablet
+oxy-ir-10      1049683 opioid  oxycodone hydrochloride 10 MG Oral Tablet
+oxy-ir-15      1049611 opioid  oxycodone hydrochloride 15 MG Oral Tablet
+oxy-ir-30      1049618 opioid  oxycodone hydrochloride 30 MG Oral Tablet
+oxy-er-10      1049502 opioid  12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet
+oxy-er-15      1049543 opioid  12 HR oxycodone hydrochloride 15 MG Extended Release Oral Tablet
+oxy-er-30      1049574 opioid  12 HR oxycodone hydrochloride 30 MG Extended Release Oral Tablet
+oxy-er-60      1049593 opioid  12 HR oxycodone hydrochloride 60 MG Extended Release Oral Tablet
+hc-apap-5      857002  opioid  acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet
+hc-apap-7.5    857005  opioid  acetaminophen 325 MG / hydrocodone bitartrate 7.5 MG Oral Tablet
+hc-apap-10     856999  opioid  acetaminophen 325 MG / hydrocodone bitartrate 10 MG Oral Tablet
+mor-er-15      891878  opioid  12 HR morphine sulfate 15 MG Extended Release Oral Tablet
+mor-er-30      891885  opioid  12 HR morphine sulfate 30 MG Extended Release Oral Tablet
+mor-er-60      891890  opioid  12 HR morphine sulfate 60 MG Extended Release Oral Tablet
+mor-ir-15      892582  opioid  morphine sulfate 15 MG Oral Tablet
+hm-2           897696  opioid  hydromorphone hydrochloride 2 MG Oral Tablet
+hm-4           897702  opioid  hydromorphone hydrochloride 4 MG Oral Tablet
+fent-12        577057  opioid  72 HR fentanyl 0.012 MG/HR Transdermal System
+fent-25        245134  opioid  72 HR fentanyl 0.025 MG/HR Transdermal System
+fent-50        245135  opioid  72 HR fentanyl 0.05 MG/HR Transdermal System
+fent-75        197696  opioid  72 HR fentanyl 0.075 MG/HR Transdermal System
+fent-100       245136  opioid  72 HR fentanyl 0.1 MG/HR Transdermal System
+mtd-5          864718  opioid  methadone hydrochloride 5 MG Oral Tablet
+mtd-10         864706  opioid  methadone hydrochloride 10 MG Oral Tablet
+tram-50        835603  opioid  tramadol hydrochloride 50 MG Oral Tablet
+tram-er-100    833709  opioid  24 HR tramadol hydrochloride 100 MG Extended Release Oral Tablet
+tap-50         825411  opioid  tapentadol 50 MG Oral Tablet
+tap-er-100     1148797 opioid  12 HR tapentadol 100 MG Extended Release Oral Tablet
+bup-patch-5    904882  opioid  168 HR buprenorphine 0.005 MG/HR Transdermal System [BuTrans]
+bup-patch-10   904874  opioid  168 HR buprenorphine 0.01 MG/HR Transdermal System [BuTrans]
+bup-patch-20   904878  opioid  168 HR buprenorphine 0.02 MG/HR Transdermal System [BuTrans]
+# Buprenorphine/naloxone for OUD (Suboxone film)
+bup-nx-8       1010606 moud    buprenorphine 8 MG / naloxone 2 MG Sublingual Film [Suboxone]
+bup-nx-2       1010603 moud    buprenorphine 2 MG / naloxone 0.5 MG Sublingual Film [Suboxone]
+# Benzodiazepines (CDC benzodiazepine-medications)
+alprazolam-0.5 308048  benzodiazepine alprazolam 0.5 MG Oral Tablet
+alprazolam-1   197321  benzodiazepine alprazolam 1 MG Oral Tablet
+lorazepam-1    197901  benzodiazepine lorazepam 1 MG Oral Tablet
+clonazepam-0.5 197527  benzodiazepine clonazepam 0.5 MG Oral Tablet
+clonazepam-1   197528  benzodiazepine clonazepam 1 MG Oral Tablet
+diazepam-5     197591  benzodiazepine diazepam 5 MG Oral Tablet
+# Z-drug (CDC cns-depressant-medications)
+zolpidem-10    854873  z-drug  zolpidem tartrate 10 MG Oral Tablet
+# Gabapentinoids (RxNorm SCDs; in VSAC lists without names)
+gabapentin-300 310431  gabapentinoid gabapentin 300 MG Oral Capsule
+pregabalin-75  483450  gabapentinoid pregabalin 75 MG Oral Capsule
+pregabalin-150 483440  gabapentinoid pregabalin 150 MG Oral Capsule
+# Muscle relaxants (carisoprodol 197446: COSRI Carisoprodol value set)
+carisoprodol-350 197446  muscle-relaxant carisoprodol 350 MG Oral Tablet
+cyclobenzaprine-10 828348  muscle-relaxant cyclobenzaprine hydrochloride 10 MG Oral Tablet
+# Rescue naloxone (CDC naloxone-medications; not buprenorphine/naloxone)
+naloxone-4     1725059 naloxone naloxone hydrochloride 40 MG/ML Nasal Spray
+narcan-4       1725064 naloxone naloxone hydrochloride 40 MG/ML Nasal Spray [Narcan]
+"""
+
+
+def _unit(display: str) -> tuple[str, str]:
+    """Dispensing unit and its UCUM annotation, from the RxNorm dose form in the name."""
+    for form, unit in (
+        ("Transdermal System", ("patch", "{patch}")),
+        ("Sublingual Film", ("film", "{film}")),
+        ("Oral Capsule", ("capsule", "{cap}")),
+        ("Nasal Spray", ("package", "{package}")),
+    ):
+        if form in display:
+            return unit
+    return ("tablet", "{tbl}")
+
+
+def _parse_drugs(table: str) -> tuple[Drug, ...]:
+    rows = []
+    for line in table.strip().splitlines():
+        if line.startswith("#"):
+            continue
+        key, rxcui, kind, display = line.split(maxsplit=3)
+        unit, ucum = _unit(display)
+        rows.append(Drug(key, rxcui, display, unit, ucum, kind))
+    return tuple(rows)
+
+
+_DRUG_ROWS: tuple[Drug, ...] = _parse_drugs(_DRUG_TABLE)
 
 DRUGS: dict[str, Drug] = {drug.key: drug for drug in _DRUG_ROWS}
 

@@ -35,6 +35,7 @@ Resource = dict[str, Any]
 #: Local time zone of the synthetic clinic, written into every dateTime that has a time.
 TZ_OFFSET = "-07:00"
 STAFF_SYSTEM = "urn:ppact-cot:staff"
+ORG_SYSTEM = "urn:ppact-cot:organization"
 CLINIC_ID = "ppact-org-clinic"
 CLINIC_NAME = "PPACT Test Family Medicine Clinic"
 
@@ -177,7 +178,7 @@ def organization(org_id: str) -> Resource:
     return resource(
         "Organization",
         org_id,
-        identifier=[{"system": STAFF_SYSTEM, "value": org_id}],
+        identifier=[{"system": ORG_SYSTEM, "value": org_id}],
         active=True,
         type=[{"text": "Pharmacy"}],
         name=PHARMACY_NAMES[org_id],

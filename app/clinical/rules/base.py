@@ -140,8 +140,8 @@ class Rule(ABC):
 
     `codes` lists every finding code the rule can return (a rule such as co-prescribing
     returns several). `suppressed_when_excluded` says whether the rule is silenced when the
-    patient meets a CDC IG exclusion (see docs/clinical-decisions.md, "Findings and rules"); `cot_only` whether it
-    applies only to patients who meet the COT definition.
+    patient meets a CDC IG exclusion (see docs/clinical-decisions.md, "Findings and rules");
+    `cot_only` whether it applies only to patients who meet the COT definition.
     """
 
     id: ClassVar[str]

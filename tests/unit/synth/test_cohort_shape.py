@@ -416,6 +416,13 @@ def test_stable_monitored_patients_are_up_to_date_on_monitoring(bundles_by_patie
         assert ANCHOR - max(uds_days) <= timedelta(days=365)
 
 
+def test_patients_on_ongoing_therapy_have_an_active_order_at_the_anchor(bundles_by_patient):
+    for archetype in (Archetype.STABLE_MONITORED, Archetype.HIGH_DOSE_ER, Archetype.MOUD):
+        for bundle in _patients_of(archetype, bundles_by_patient):
+            active = [r for r in _of(bundle, "MedicationRequest") if r["status"] == "active"]
+            assert active, archetype
+
+
 def test_peg_total_is_the_mean_of_its_three_items(cohort):
     checked = 0
     for bundle in cohort:

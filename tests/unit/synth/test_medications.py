@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from app.synth.cohort import WINDOW_DAYS, DoseStep, Regimen, build_plan
+from app.synth.archetypes import build_plan
+from app.synth.cohort import WINDOW_DAYS, DoseStep, Regimen
 from app.synth.medications import (
     Fill,
     dosage,
