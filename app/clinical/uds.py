@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from app.clinical.model import (
     SNOMED,
@@ -80,8 +81,14 @@ class UdsOutcome(StrEnum):
 
 
 def _names(record: MedicationRecord) -> str:
-    parts = [*record.classification.ingredients, record.text or ""]
-    parts += [c.display or "" for c in record.codes]
+    return _names_of(record.classification.ingredients, record.text, record.codes)
+
+
+@lru_cache(maxsize=4096)
+def _names_of(ingredients: tuple[str, ...], text: str | None, codes: tuple[Code, ...]) -> str:
+    # Refills repeat the same drug hundreds of times: the joined text is computed once per drug.
+    parts = [*ingredients, text or ""]
+    parts += [c.display or "" for c in codes]
     return " ".join(parts).lower()
 
 
@@ -217,6 +224,7 @@ def evaluate_uds(
     *,
     lookback_days: int = 365,
     terminology: Terminology | None = None,
+    windows: Sequence[SupplyWindow] | None = None,
 ) -> tuple[UdsEvaluation, ...]:
     """Every UDS result in the lookback (and every undated one), compared with the regimen.
 
@@ -225,13 +233,15 @@ def evaluate_uds(
         as_of: last day looked at.
         lookback_days: days looked back, ending on `as_of` (included).
         terminology: defaults to the vendored one.
+        windows: the chart's supply windows when the caller has them already (rules do).
 
     Returns:
         One evaluation per UDS Observation, newest first (undated last).
     """
     terms = terminology or load_terminology()
     first_day = as_of - timedelta(days=lookback_days - 1)
-    windows = medication_supply_windows(chart.medications, terminology=terms)
+    if windows is None:
+        windows = medication_supply_windows(chart.medications, terminology=terms)
     by_ref = {m.ref: m for m in chart.medications}
     results = []
     for obs in chart.observations:
@@ -248,7 +258,7 @@ def evaluate_uds(
 def _evaluate(
     obs: ObservationRecord,
     terms: Terminology,
-    windows: tuple[SupplyWindow, ...],
+    windows: Sequence[SupplyWindow],
     by_ref: dict[str, MedicationRecord],
     medications: tuple[MedicationRecord, ...],
 ) -> UdsEvaluation:
@@ -355,20 +365,28 @@ def _specific(targets: Iterable[str]) -> frozenset[str]:
 
 def _regimen(
     day: date,
-    windows: tuple[SupplyWindow, ...],
+    windows: Sequence[SupplyWindow],
     by_ref: dict[str, MedicationRecord],
     medications: Iterable[MedicationRecord],
     *,
     grace_days: int,
 ) -> list[MedicationRecord]:
-    """Records whose supply covers `day` (plus grace), and active orders without a window."""
+    """Records whose supply covers `day` (plus grace), and active orders without a window.
+
+    One record per drug (the latest supply covering the day): whether a prescription explains a
+    result depends on the drug, not on how many refills of it there were.
+    """
     grace = timedelta(days=grace_days)
-    chosen: dict[str, MedicationRecord] = {}
+    latest: dict[tuple[str | None, str | None], tuple[date, MedicationRecord]] = {}
     for window in windows:
         if window.start <= day and (window.end == date.max or day <= window.end + grace):
             record = by_ref.get(window.ref)
-            if record is not None:
-                chosen[record.ref] = record
+            if record is None:
+                continue
+            key = (record.text, record.classification.rxcui)
+            if key not in latest or window.start >= latest[key][0]:
+                latest[key] = (window.start, record)
+    chosen: dict[str, MedicationRecord] = {r.ref: r for _, r in latest.values()}
     windowed = {w.ref for w in windows}
     for record in medications:
         started = record.authored_on or record.effective_start

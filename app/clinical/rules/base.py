@@ -228,6 +228,74 @@ def covered_days(windows: Sequence[SupplyWindow], start: date, end: date) -> set
     return days
 
 
+Interval = tuple[date, date]  # first and last day, both inclusive
+
+
+def covered_intervals(windows: Sequence[SupplyWindow], start: date, end: date) -> list[Interval]:
+    """Days in [start, end] covered by at least one window, as sorted disjoint intervals.
+
+    Interval arithmetic instead of sets of days: open-ended windows (ongoing statements) and
+    hundreds of refills stay cheap.
+    """
+    clipped = sorted(
+        (max(w.start, start), min(w.end, end)) for w in windows if w.start <= end and w.end >= start
+    )
+    merged: list[Interval] = []
+    for first, last in clipped:
+        if merged and first <= merged[-1][1] + timedelta(days=1):
+            if last > merged[-1][1]:
+                merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def intersect_intervals(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """Days in both sorted disjoint interval lists."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        first, last = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if first <= last:
+            out.append((first, last))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def covered_by_two_or_more(groups: Sequence[Sequence[Interval]]) -> list[Interval]:
+    """Days covered by at least two of the groups (each a sorted disjoint interval list)."""
+    events: list[tuple[date, int]] = []
+    for intervals in groups:
+        for first, last in intervals:
+            events.append((first, 1))
+            events.append((last + timedelta(days=1), -1))
+    events.sort()
+    out: list[Interval] = []
+    depth = 0
+    opened: date | None = None
+    for day, step in events:
+        before = depth
+        depth += step
+        if before < 2 <= depth:
+            opened = day
+        elif before >= 2 > depth and opened is not None:
+            last = day - timedelta(days=1)
+            if out and out[-1][1] + timedelta(days=1) >= opened:
+                out[-1] = (out[-1][0], last)
+            else:
+                out.append((opened, last))
+            opened = None
+    return out
+
+
+def interval_days(intervals: Sequence[Interval]) -> int:
+    """Number of days the intervals cover."""
+    return sum((last - first).days + 1 for first, last in intervals)
+
+
 def years_between(born: date, on: date) -> int:
     """Age in whole years on a date; the birthday itself counts (1961-11-01 -> 65 on 2026-11-01).
 

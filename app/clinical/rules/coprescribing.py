@@ -22,8 +22,10 @@ from app.clinical.rules.base import (
     PAIN_OPIOID_CLASSES,
     Rule,
     RuleContext,
-    covered_days,
+    covered_intervals,
     display_name,
+    intersect_intervals,
+    interval_days,
 )
 from app.clinical.supply import SupplyWindow
 
@@ -65,14 +67,20 @@ def _shared(
         return None
     start = ctx.as_of - timedelta(days=COPRESCRIBING_LOOKBACK_DAYS)
     end = ctx.as_of + timedelta(days=HORIZON_DAYS)
-    days = covered_days(groups[0], start, end)
+    shared = covered_intervals(groups[0], start, end)
     for group in groups[1:]:
-        days &= covered_days(group, start, end)
-    if not days:
+        shared = intersect_intervals(shared, covered_intervals(group, start, end))
+    if not shared:
         return None
-    first, last = min(days), max(days)
-    refs = [w.ref for g in groups for w in g if covered_days([w], first, last) & days]
-    return SedativeOverlap(classes, first, last, len(days), tuple(dict.fromkeys(refs)))
+    refs = [
+        w.ref
+        for g in groups
+        for w in g
+        if any(w.start <= last and w.end >= first for first, last in shared)
+    ]
+    return SedativeOverlap(
+        classes, shared[0][0], shared[-1][1], interval_days(shared), tuple(dict.fromkeys(refs))
+    )
 
 
 def sedative_overlaps(ctx: RuleContext) -> tuple[SedativeOverlap, ...]:

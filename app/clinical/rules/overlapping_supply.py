@@ -9,12 +9,18 @@ are counted from `early_refill.lookback_days` before `as_of` up to `as_of`; with
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 
 from app.clinical.citations import REC_8_RISK
 from app.clinical.model import Finding, Severity
-from app.clinical.rules.base import Rule, RuleContext, covered_days, display_name
+from app.clinical.rules.base import (
+    Rule,
+    RuleContext,
+    covered_by_two_or_more,
+    covered_intervals,
+    display_name,
+    interval_days,
+)
 from app.clinical.rules.coprescribing import HORIZON_DAYS
 from app.clinical.rules.early_refill import opioid_windows_by_drug
 
@@ -29,18 +35,17 @@ class OverlappingOpioidSupplyRule(Rule):
         start = ctx.as_of - timedelta(days=ctx.policy.early_refill.lookback_days)
         end = ctx.as_of + timedelta(days=HORIZON_DAYS) if ctx.drafts else ctx.as_of
         groups = opioid_windows_by_drug(ctx)
-        covered = {key: covered_days(windows, start, end) for key, windows in groups.items()}
-        counts = Counter(day for days in covered.values() for day in days)
-        shared = sorted(day for day, n in counts.items() if n >= 2)
+        shared = covered_by_two_or_more(
+            [covered_intervals(windows, start, end) for windows in groups.values()]
+        )
         if not shared:
             return ()
-        first, last = shared[0], shared[-1]
-        shared_days = set(shared)
+        first, last = shared[0][0], shared[-1][1]
         refs = [
             w.ref
             for windows in groups.values()
             for w in windows
-            if covered_days([w], start, end) & shared_days
+            if any(w.start <= hi and w.end >= lo for lo, hi in shared)
         ]
         refs = list(dict.fromkeys(refs))
         names = list(dict.fromkeys(display_name(ctx.record(r), r) for r in refs))
@@ -48,11 +53,11 @@ class OverlappingOpioidSupplyRule(Rule):
             self.finding(
                 "overlapping-opioid-supply",
                 Severity.MODERATE,
-                f"Supplies of different opioids overlap on {len(shared)} day(s) between"
+                f"Supplies of different opioids overlap on {interval_days(shared)} day(s) between"
                 f" {first.isoformat()} and {last.isoformat()} ({', '.join(names)}).",
                 refs,
                 {
-                    "overlap_days": len(shared),
+                    "overlap_days": interval_days(shared),
                     "overlap_start": first.isoformat(),
                     "overlap_end": last.isoformat(),
                     "medications": names,

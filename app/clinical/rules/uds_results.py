@@ -23,8 +23,13 @@ class UdsUnexpectedRule(Rule):
     def evaluate(self, ctx: RuleContext) -> tuple[Finding, ...]:
         findings = []
         lookback_days = ctx.policy.monitoring.uds_days
+        drafts = {d.ref for d in ctx.drafts}
         results = evaluate_uds(
-            ctx.chart, ctx.as_of, lookback_days=lookback_days, terminology=ctx.terminology
+            ctx.chart,
+            ctx.as_of,
+            lookback_days=lookback_days,
+            terminology=ctx.terminology,
+            windows=tuple(w for w in ctx.windows if w.ref not in drafts),
         )
         for result in results:
             if not result.unexpected_found and not result.expected_missing:
