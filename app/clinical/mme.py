@@ -43,7 +43,7 @@ from app.clinical.mme_line import (
     format_mme,
     is_opioid_record,
     medication_mme,
-    mme_record,
+    record_for_mme,
 )
 
 __all__ = [
@@ -87,7 +87,7 @@ def _counted_windows(
         request = None
         if record.kind is MedicationKind.DISPENSE:
             request = by_ref.get(record.authorizing_prescription or "")
-        mme_record = mme_record(record, request)
+        mme_record = record_for_mme(record, request)
         _, rows = drug_rows(mme_record, terminology)
         if is_opioid_record(mme_record, rows):
             effective[record.ref] = mme_record

@@ -448,7 +448,7 @@ def medication_mme(
     ).line
 
 
-def mme_record(
+def record_for_mme(
     window_record: MedicationRecord, request: MedicationRecord | None
 ) -> MedicationRecord:
     """A dispense carries its prescription's sig and codes when it has none of its own."""
