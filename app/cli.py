@@ -113,6 +113,51 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    from app.fhir.errors import FhirError
+    from app.seed import SeedError, run_remove, run_seed
+
+    try:
+        if args.remove:
+            removed = run_remove(args.fhir_base, tag=args.tag, token=args.token)
+            print(f"removed {removed.total} resources tagged {args.tag}; none left")
+            return 0
+        report = run_seed(
+            args.fhir_base,
+            patients=args.patients,
+            seed=args.seed,
+            anchor=args.anchor,
+            token=args.token,
+            chunk_size=args.chunk_size,
+        )
+    except (SeedError, FhirError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    print(
+        f"loaded {report.resources} resources of {args.patients} patients in {report.chunks} "
+        f"transactions ({report.created} created, {report.updated} already there)"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import DemoError, DemoOptions, run_demo
+    from app.fhir.errors import FhirError
+    from app.seed import SeedError
+
+    options = DemoOptions(
+        app_port=args.app_port,
+        fhir_port=args.fhir_port,
+        data_dir=args.data_dir,
+        patients=args.patients,
+        seed=args.seed,
+    )
+    try:
+        run_demo(options, lambda line: print(line, flush=True))
+    except (DemoError, SeedError, FhirError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -126,6 +171,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"PPACT app: {settings.base_url}/")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from app.settings import SettingsError, load_settings
+    from app.storage.db import create_engine, ensure_schema
+    from app.storage.feedback import FeedbackStore
+    from app.web.alerts import alert_report, default_range
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from exc
+    first, last = default_range(datetime.now().astimezone(), settings.timezone)
+    start, end = args.from_day or first, args.to_day or last
+    if end < start:
+        raise CliError(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+    engine = create_engine(settings.sql_url)
+    ensure_schema(engine)
+    report = alert_report(FeedbackStore(engine), start, end, settings.timezone)
+    engine.dispose()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+        return 0
+    print(f"CDS alerts {start.isoformat()} to {end.isoformat()} ({settings.timezone} days)")
+    print(f"{'rule':<28} {'fired':>6} {'accepted':>8} {'overridden':>10} {'snoozed':>7}")
+    for row in report.rows:
+        counts = f"{row.fired:>6} {row.accepted:>8} {row.overridden:>10} {row.snoozed:>7}"
+        print(f"{row.rule:<28} {counts}")
+        for reason, count in row.override_reasons.items():
+            print(f"    overridden: {reason}: {count}")
+    if not report.rows:
+        print("no CDS cards or feedback in this period")
     return 0
 
 
@@ -164,6 +244,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="the cohort's 'today' (YYYY-MM-DD); history runs 2 years back",
     )
     synth.set_defaults(func=cmd_synth)
+
+    alerts = sub.add_parser("alerts", help="CDS alert analytics")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    report = alerts_sub.add_parser("report", help="per rule: fired, accepted, overridden, snoozed")
+    report.add_argument("--from", dest="from_day", type=_iso_date, default=None, help="YYYY-MM-DD")
+    report.add_argument("--to", dest="to_day", type=_iso_date, default=None, help="YYYY-MM-DD")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.add_argument("--config", type=Path, default=None, help="settings YAML file")
+    report.set_defaults(func=cmd_alerts)
+
+    seed = sub.add_parser("seed", help="load the synthetic cohort into a FHIR server, or remove it")
+    seed.add_argument("--fhir-base", required=True, help="FHIR R4 base URL")
+    seed.add_argument("--patients", type=int, default=50)
+    seed.add_argument("--seed", type=int, default=7)
+    seed.add_argument("--anchor", type=_iso_date, default=date(2026, 11, 1), help="YYYY-MM-DD")
+    seed.add_argument("--token", default=None, help="bearer token (default: none, open server)")
+    seed.add_argument("--chunk-size", type=int, default=100, help="resources per transaction")
+    seed.add_argument(
+        "--remove", action="store_true", help="delete every resource carrying the tag instead"
+    )
+    seed.add_argument(
+        "--tag",
+        default="urn:ppact-cot:tags|synthetic-cohort",
+        help="with --remove: the tag (system|code) to delete",
+    )
+    seed.set_defaults(func=cmd_seed)
+
+    demo = sub.add_parser(
+        "demo", help="local FHIR server + synthetic cohort + app on 127.0.0.1 (make run)"
+    )
+    demo.add_argument("--app-port", type=int, default=8000)
+    demo.add_argument("--fhir-port", type=int, default=8081)
+    demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
+    demo.add_argument("--patients", type=int, default=50)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

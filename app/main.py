@@ -17,8 +17,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.settings import Settings
+from app.storage.audit import AuditLog
 from app.storage.db import create_engine, ensure_schema
+from app.web.alerts import build_router as build_alerts_router
+from app.web.csrf import install_csrf
+from app.web.launch import install_launch
+from app.web.pages import install_pages
 from app.web.security import SecurityHeadersMiddleware
+from cds_hooks.api import install as install_cds
 
 PACKAGE_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
@@ -58,5 +64,11 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     # --- feature routers (one include per feature module) ---
+    app.state.audit = AuditLog(engine)
+    install_csrf(templates.env)
+    install_launch(app, settings)  # /launch, /callback, /l/{id}/pick|logout, JWKS
+    install_pages(app, settings)  # /l/{id}/summary|dashboard|outreach|summary.pdf|save-to-chart
+    install_cds(app, settings, engine)  # /cds-services (CDS Hooks), app.state.cds
+    app.include_router(build_alerts_router())  # /alerts analytics page
 
     return app

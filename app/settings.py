@@ -11,13 +11,22 @@ import os
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.clinical.policy import ClinicPolicy, PolicyError, default_policy, parse_policy
 from app.storage.db import default_database_url
+from smart_launch import IssuerConfig, IssuerNotAllowed, IssuerRegistry, issuer_from_mapping
 
 ENV_PREFIX = "PPACT_"
 
@@ -60,7 +69,93 @@ class Settings(BaseSettings):
     )
     cds_allow_unsigned: bool = False
     # --- issue 3 (SMART launch, sessions) settings go below this line ---
+    issuers_file: Path | None = Field(
+        default=None, description="YAML file with a list of issuer entries (docs/smart-launch.md)."
+    )
+    issuers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Allowed FHIR servers (SMART issuers); see docs/smart-launch.md.",
+    )
+    default_iss: str | None = Field(
+        default=None, description="Issuer a standalone launch without iss uses."
+    )
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    keys_dir: Path | None = Field(
+        default=None, description="Signing keys for private_key_jwt (default {data_dir}/keys)."
+    )
+    session_key: SecretStr | None = Field(
+        default=None, description="Fernet key sealing sessions (default {data_dir}/session.key)."
+    )
+
+    @field_validator("issuers")
+    @classmethod
+    def _valid_issuers(
+        cls, value: list[dict[str, Any]], info: ValidationInfo
+    ) -> list[dict[str, Any]]:
+        try:
+            _issuer_entries(info.data.get("issuers_file"), value, info.data.get("demo_fhir_base"))
+        except ValueError as exc:
+            # Saying "got" keeps the entries (they may hold client secrets) out of the error line.
+            raise ValueError(f"{exc}; got {len(value)} entries") from None
+        return value
+
+    @field_validator("default_iss")
+    @classmethod
+    def _registered_default(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or "issuers" not in info.data:
+            return value
+        entries = _issuer_entries(
+            info.data.get("issuers_file"), info.data["issuers"], info.data.get("demo_fhir_base")
+        )
+        try:
+            IssuerRegistry(entries).lookup(value)
+        except IssuerNotAllowed as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def issuer_registry(self) -> IssuerRegistry:
+        """The allowlist: issuers_file, then issuers, then the demo server as an open issuer."""
+        return IssuerRegistry(_issuer_entries(self.issuers_file, self.issuers, self.demo_fhir_base))
+
     # --- issue 5 (CDS Hooks) settings go below this line ---
+    timezone: str = Field(
+        default="America/Los_Angeles",
+        description="Clinic time zone (IANA name); a CDS call's as-of date is its local day.",
+    )
+    cds_trusted_issuers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="CDS clients whose JWTs are accepted: [{iss, jku: [...], jwks, jwks_file, "
+        "algorithms, tenant}] (docs/cds-hooks.md).",
+    )
+    cds_fhir_servers: list[str] = Field(
+        default_factory=list,
+        description="FHIR base URLs the CDS service may fetch missing prefetch data from.",
+    )
+    cds_cors_origins: list[str] = Field(
+        default_factory=lambda: ["https://sandbox.cds-hooks.org"],
+        description="Browser origins allowed to call /cds-services (CORS).",
+    )
+    cds_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    cds_fetch_deadline_ms: int = Field(default=450, ge=50, le=10_000)
+    cds_jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    @field_validator("cds_trusted_issuers")
+    @classmethod
+    def _valid_cds_issuers(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from cds_hooks.auth import parse_issuers
+
+        parse_issuers(value)  # ValueError with one line naming the entry
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"must be an IANA time zone name, got {value!r}") from None
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -92,6 +187,38 @@ class Settings(BaseSettings):
     def policy(self) -> ClinicPolicy:
         """The clinic policy: parsed once per file, validated at start-up by `load_settings`."""
         return _policy_from(self.policy_file)
+
+
+def _issuer_entries(
+    issuers_file: Path | None, issuers: list[dict[str, Any]], demo_fhir_base: str | None
+) -> list[IssuerConfig]:
+    """Validated issuer entries; ValueError names the bad one (issue 3, docs/smart-launch.md)."""
+    raw: list[tuple[str, object]] = []
+    if issuers_file is not None:
+        try:
+            loaded = yaml.safe_load(issuers_file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"issuers_file {issuers_file} cannot be read: {exc}") from None
+        listed = loaded.get("issuers", loaded) if isinstance(loaded, dict) else loaded
+        if not isinstance(listed, list):
+            raise ValueError(f"issuers_file {issuers_file} must hold a list of issuers")
+        raw += [(f"{issuers_file} entry {i}", entry) for i, entry in enumerate(listed)]
+    raw += [(f"entry {i}", entry) for i, entry in enumerate(issuers)]
+    entries: list[IssuerConfig] = []
+    for where, entry in raw:
+        if not isinstance(entry, dict):
+            raise ValueError(f"issuer {where} must be a mapping")
+        try:
+            entries.append(issuer_from_mapping(entry))
+        except (ValueError, TypeError, IssuerNotAllowed) as exc:
+            raise ValueError(f"issuer {where} ({entry.get('iss')!r}): {exc}") from None
+    if demo_fhir_base and not any(e.iss == demo_fhir_base for e in entries):
+        entries.append(IssuerConfig(iss=demo_fhir_base, open=True, name="Demo FHIR server"))
+    try:
+        IssuerRegistry(entries)
+    except ValueError as exc:
+        raise ValueError(f"issuers: {exc}") from None
+    return entries
 
 
 @cache

@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from app.clinical.findings import evaluate
+from app.clinical.findings import build_context, evaluate_context
 from app.clinical.model import Chart, DrugClass, Finding, MedicationKind, Quantity
 from app.clinical.monitoring import PDMP_GROUP
 from app.clinical.policy import ClinicPolicy
 from app.clinical.pro import ppact_episode, pro_scores
 from app.clinical.summary import PatientHeader, TrendPoint, mme_trend
+from app.clinical.supply import SupplyWindow
 from app.clinical.terminology import Terminology, load_terminology
 from app.clinical.uds import evaluate_uds
 from app.clinical.views import (
@@ -106,11 +107,12 @@ def build_dashboard(
     """Every dashboard section for one patient at `as_of` (same arguments as `build_summary`)."""
     terms = terminology or load_terminology()
     avail = all_availability(sources or {})
-    findings = evaluate(chart, policy, as_of, terminology=terms)
+    ctx = build_context(chart, policy, as_of, terminology=terms)
+    findings = evaluate_context(ctx)
     sections = [
         _medications(chart, findings, avail, opioids=True),
         _medications(chart, findings, avail, opioids=False),
-        _uds(chart, as_of, avail, terms),
+        _uds(chart, as_of, avail, terms, ctx.windows),
         _scores(chart, avail),
         _documents(chart, avail, agreements=True),
         _pdmp(chart, avail, terms),
@@ -179,7 +181,6 @@ def _medications(
                 early.get(m.ref),
                 "overlapping supply" if m.ref in overlapping else None,
                 "entered in error" if m.entered_in_error else None,
-                "long-acting" if m.classification.long_acting else None,
             )
             if flag
         )
@@ -202,7 +203,16 @@ def _medications(
                 flags,
             )
         )
-    columns = ("Date", "Kind", "Medication", "Sig", "Qty", "Days", "Prescriber / pharmacy", "Status")
+    columns = (
+        "Date",
+        "Kind",
+        "Medication",
+        "Sig",
+        "Qty",
+        "Days",
+        "Prescriber / pharmacy",
+        "Status",
+    )
     if opioids:
         return _section(
             "opioids", "Opioid prescriptions and dispenses", columns, rows,
@@ -215,7 +225,11 @@ def _medications(
 
 
 def _uds(
-    chart: Chart, as_of: date, avail: Mapping[str, Availability], terms: Terminology
+    chart: Chart,
+    as_of: date,
+    avail: Mapping[str, Availability],
+    terms: Terminology,
+    windows: tuple[SupplyWindow, ...],
 ) -> Section:
     rows = [
         Row(
@@ -231,7 +245,9 @@ def _uds(
             ),
             ("unexpected",) if u.unexpected_found or u.expected_missing else (),
         )
-        for u in evaluate_uds(chart, as_of, lookback_days=UDS_LOOKBACK_DAYS, terminology=terms)
+        for u in evaluate_uds(
+            chart, as_of, lookback_days=UDS_LOOKBACK_DAYS, terminology=terms, windows=windows
+        )
     ]
     columns = ("Date", "Detected", "Not detected", "Unexpected", "Expected, missing", "Unread")
     return _section(

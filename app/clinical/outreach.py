@@ -52,9 +52,7 @@ def build_outreach(summary: SummaryView, *, caller: str | None = None) -> Outrea
     """
     patient = summary.patient
     first = patient.name.split()[0] if patient and patient.name else BLANK
-    regimen = tuple(
-        f"{row.drug}: {row.sig or 'sig not recorded'}" for row in summary.regimen.rows
-    )
+    regimen = tuple(f"{row.drug}: {row.sig or 'sig not recorded'}" for row in summary.regimen.rows)
     available = summary.availability["medications"].available
     total = f"{summary.regimen.total_text} MME/day"
     if not summary.regimen.complete:

@@ -26,6 +26,7 @@ from app.clinical.monitoring import PDMP_GROUP, monitoring_status
 from app.clinical.policy import ClinicPolicy
 from app.clinical.pro import intake_discharge, ppact_episode, pro_scores
 from app.clinical.rules.coprescribing import sedative_overlaps
+from app.clinical.supply import SupplyWindow
 from app.clinical.talking import TalkingPoint, talking_points
 from app.clinical.terminology import Terminology, load_terminology
 from app.clinical.uds import evaluate_uds
@@ -49,9 +50,19 @@ from app.clinical.views import (
 TREND_DAYS = 730
 TREND_STEP_DAYS = 7
 #: Risk findings shown on the page; the rest are counted and live on the dashboard.
-MAX_RISKS = 7
+MAX_RISKS = 6
+#: Longer risk sentences lose their closing parenthesis (drug lists); the dashboard has all.
+SHORT_RISK_CHARS = 110
 MAX_CONDITIONS = 6
 _NOT_RISKS = frozenset({"cot"})
+#: Findings that say the same thing on the page; the first (most urgent) one stands for all.
+_SAME_TOPIC = {
+    "opioid-benzo-coprescribing": "sedatives",
+    "opioid-cns-depressant-coprescribing": "sedatives",
+    "triple-threat": "sedatives",
+    "multiple-opioid-prescribers": "sources",
+    "multiple-pharmacies": "sources",
+}
 _PERTINENT_GROUPS = frozenset(ConditionGroup) - {ConditionGroup.PREGNANCY}
 
 
@@ -248,7 +259,7 @@ def build_summary(
         naloxone=_naloxone(chart, as_of),
         risks=risks[:MAX_RISKS],
         more_risks=max(0, len(risks) - MAX_RISKS),
-        monitoring=_monitoring(chart, policy, as_of, avail, terms),
+        monitoring=_monitoring(chart, policy, as_of, avail, terms, ctx.windows),
         ppact=_ppact(chart),
         conditions=_conditions(chart)[:MAX_CONDITIONS],
         treatments=_treatments(chart, as_of, terms),
@@ -357,16 +368,29 @@ def _risks(findings: tuple[Finding, ...]) -> tuple[RiskRow, ...]:
     seen: set[str] = set()
     rows = []
     for f in findings:
-        if f.code in _NOT_RISKS or f.code in seen:
+        topic = _SAME_TOPIC.get(f.code, f.code)
+        if f.code in _NOT_RISKS or topic in seen:
             continue
-        seen.add(f.code)
+        seen.add(topic)
         rows.append(
             RiskRow(
-                f.code, str(f.severity), f.text, f.citation.label, f.citation.url,
+                f.code, str(f.severity), _short(f.text), f.citation.label, f.citation.url,
                 to_anchors(f.evidence),
             )
         )  # fmt: skip
     return tuple(rows)
+
+
+def _short(text: str) -> str:
+    """A finding sentence without its closing parenthesised list when it runs long."""
+    if len(text) <= SHORT_RISK_CHARS or not text.endswith(").") or " (" not in text:
+        return text
+    depth = 0
+    for index in range(len(text) - 2, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[index], 0)
+        if depth == 0:
+            return text[:index].rstrip() + "."
+    return text
 
 
 def _monitoring(
@@ -375,8 +399,9 @@ def _monitoring(
     as_of: date,
     avail: Mapping[str, Availability],
     terms: Terminology,
+    windows: tuple[SupplyWindow, ...],
 ) -> tuple[MonitoringRow, ...]:
-    uds = evaluate_uds(chart, as_of, terminology=terms)
+    uds = evaluate_uds(chart, as_of, terminology=terms, windows=windows)
     rows = []
     for item in monitoring_status(chart, policy, as_of, terminology=terms):
         block = avail[MONITORING_BLOCKS[item.key]]
@@ -396,7 +421,7 @@ def _monitoring(
                     )
                     if part
                 )
-            detail = f"{detail} Last result: {result}."
+            detail = f"Last result: {result}."
         status = str(item.status)
         if not block.available:
             status, detail = "unknown", f"{block.label} could not be loaded; status unknown."
@@ -416,7 +441,10 @@ def _ppact(chart: Chart) -> Ppact:
         bands = None
         if c.intake and c.discharge and c.intake.band and c.discharge.band:
             bands = f"{c.intake.band} -> {c.discharge.band}"
-        refs = [*(c.intake.evidence if c.intake else ()), *(c.discharge.evidence if c.discharge else ())]
+        refs = [
+            *(c.intake.evidence if c.intake else ()),
+            *(c.discharge.evidence if c.discharge else ()),
+        ]
         rows.append(
             ProRow(
                 instrument=c.instrument,

@@ -35,7 +35,7 @@ class TalkingPoint:
 def _mme(f: Finding) -> str:
     return (
         f"Dose is {format_mme(_num(f.data.get('total_mme')))} MME/day, at or above the clinic "
-        f"threshold of {format_mme(_num(f.data.get('threshold_mme')))}: review benefits and "
+        f"threshold of {_num(f.data.get('threshold_mme')) or 0:g}: review benefits and "
         "risks and offer a slow taper if harms outweigh benefits."
     )
 
@@ -58,32 +58,44 @@ _POINTS: dict[str, tuple[str, Callable[[Finding], str]]] = {
     "mme-at-or-above-threshold": ("mme", _mme),
     "mme-incomplete": (
         "mme",
-        lambda f: "Total MME/day is incomplete: confirm the doses of the opioids listed as unknown.",
+        lambda f: (
+            "Total MME/day is incomplete: confirm the doses of the opioids listed as unknown."
+        ),
     ),
     "naloxone-not-on-record": (
         "naloxone",
-        lambda f: "No naloxone on record: offer a naloxone prescription and show patient and "
-        "family how to use it.",
+        lambda f: (
+            "No naloxone on record: offer a naloxone prescription and show patient and "
+            "family how to use it."
+        ),
     ),
     "uds-unexpected": (
         "uds",
-        lambda f: f"Unexpected urine drug screen ({f.data.get('date')}): discuss it openly and "
-        "without judgement; consider confirmatory testing before changing the plan.",
+        lambda f: (
+            f"Unexpected urine drug screen ({f.data.get('date')}): discuss it openly and "
+            "without judgement; consider confirmatory testing before changing the plan."
+        ),
     ),
     "early-refill": (
         "refills",
-        lambda f: f"{f.data.get('count')} early opioid refill(s) in {f.data.get('lookback_days')} "
-        "days: ask how the medicine is being taken and review the treatment agreement.",
+        lambda f: (
+            f"{f.data.get('count')} early opioid refill(s) in {f.data.get('lookback_days')} "
+            "days: ask how the medicine is being taken and review the treatment agreement."
+        ),
     ),
     "multiple-opioid-prescribers": (
         "sources",
-        lambda f: "Opioids from several prescribers or pharmacies: check the PDMP and agree on "
-        "one prescriber and one pharmacy.",
+        lambda f: (
+            "Opioids from several prescribers or pharmacies: check the PDMP and agree on "
+            "one prescriber and one pharmacy."
+        ),
     ),
     "multiple-pharmacies": (
         "sources",
-        lambda f: "Opioids from several prescribers or pharmacies: check the PDMP and agree on "
-        "one prescriber and one pharmacy.",
+        lambda f: (
+            "Opioids from several prescribers or pharmacies: check the PDMP and agree on "
+            "one prescriber and one pharmacy."
+        ),
     ),
     "oud": (
         "oud",
@@ -91,8 +103,10 @@ _POINTS: dict[str, tuple[str, Callable[[Finding], str]]] = {
     ),
     "overlapping-opioid-supply": (
         "overlap",
-        lambda f: "Supplies of different opioids overlap: confirm which opioids the patient "
-        "actually takes.",
+        lambda f: (
+            "Supplies of different opioids overlap: confirm which opioids the patient "
+            "actually takes."
+        ),
     ),
 }
 _MONITORING = frozenset(
@@ -190,6 +204,11 @@ def _fillers(chart: Chart, as_of: date) -> list[TalkingPoint]:
             "Review function goals, the current regimen and its benefits against its harms.",
             (),
             anchors(meds[-3:]),
+        )
+    )
+    fillers.append(
+        TalkingPoint(
+            "Ask about pain, function (PEG) and mood (PHQ-9) since the last visit.", (), ()
         )
     )
     fillers.append(

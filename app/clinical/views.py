@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Protocol
 
 from app.clinical.model import Chart, MedicationKind, MedicationRecord
@@ -72,6 +73,8 @@ MONITORING_BLOCKS: dict[str, str] = {
     "phq9": "pro",
 }
 
+#: Sections that only complete others (reading referenced Medications); never alone decisive.
+_SECONDARY = frozenset({"medication-reference"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -117,8 +120,8 @@ def availability(block: str, sources: Mapping[str, SourceStatus]) -> Availabilit
     """The availability of one block from the loader's section statuses.
 
     A section missing from `sources` counts as complete: the chart came whole (a Bundle file,
-    a CDS prefetch). A block is unavailable when all its sections that were asked failed or
-    were refused; partial when only some did, or one was partial.
+    a CDS prefetch). A block is unavailable when all its primary sections failed or were
+    refused; partial when only some did, or one was partial.
     """
     names = BLOCK_SOURCES[block]
     label = BLOCK_LABELS[block]
@@ -127,8 +130,9 @@ def availability(block: str, sources: Mapping[str, SourceStatus]) -> Availabilit
     if not bad:
         return Availability(block, label, "complete", (), names)
     reasons = tuple(_reason(name, s) for name, s in bad)
-    lost = [s for _, s in bad if s.state in {"failed", "not-permitted"}]
-    state = "unavailable" if len(lost) == len(asked) else "partial"
+    lost = {name for name, s in bad if s.state in {"failed", "not-permitted"}}
+    primary = set(names) - _SECONDARY
+    state = "unavailable" if primary <= lost else "partial"
     return Availability(block, label, state, reasons, names)
 
 
@@ -147,6 +151,7 @@ def _reason(name: str, status: SourceStatus) -> str:
     return f"{name} {what}{detail}"
 
 
+@lru_cache(maxsize=8192)
 def anchor(ref: str) -> str:
     """HTML id of a record's row on the dashboard: "ev-MedicationDispense-md-1"."""
     return "ev-" + _UNSAFE.sub("_", ref.replace("/", "-"))

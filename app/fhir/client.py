@@ -69,6 +69,7 @@ RefreshHook = Callable[[], Awaitable[bool]]
 SearchParams = Sequence[tuple[str, str]] | Mapping[str, str]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_NO_CACHE = {"Cache-Control": "no-cache"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +188,9 @@ class FhirClient:
         """
         return (await self.search_detailed(resource_type, params)).resources
 
-    async def search_detailed(self, resource_type: str, params: SearchParams) -> SearchResult:
+    async def search_detailed(
+        self, resource_type: str, params: SearchParams, *, fresh: bool = False
+    ) -> SearchResult:
         """Search `[base]/[type]?params` and follow `Bundle.link[next]` exactly as given.
 
         Next links are followed only on the base URL's origin (scheme, host, port); a link to
@@ -199,6 +202,8 @@ class FhirClient:
             resource_type: e.g. "MedicationRequest".
             params: Search parameters; repeated names as a sequence of pairs. `_count` is added
                 as a hint when absent.
+            fresh: Send `Cache-Control: no-cache`: HAPI JPA otherwise answers a repeated search
+                from its result cache for 60 s, stale after writes (deletes) in between.
 
         Returns:
             The entries of all pages read.
@@ -219,7 +224,9 @@ class FhirClient:
         page_params: list[tuple[str, str]] | None = sent
         while True:
             try:
-                bundle = await self._send("GET", url, params=page_params, what=what)
+                bundle = await self._send(
+                    "GET", url, params=page_params, what=what, headers=_NO_CACHE if fresh else None
+                )
             except NotFound:
                 if result.pages == 0 or restarted:
                     raise
@@ -304,6 +311,42 @@ class FhirClient:
                     failed[ref] = problem
         return ReadResults(found, failed)
 
+    async def transaction(
+        self, bundle: Mapping[str, Any], *, retry_server_errors: bool = False
+    ) -> dict[str, Any]:
+        """Send a transaction or batch Bundle (`POST [base]`, R4 http.html#transaction).
+
+        Args:
+            bundle: A Bundle of type "transaction" or "batch".
+            retry_server_errors: Also retry 500 (besides 429/502/503/504). Only safe when every
+                entry is idempotent (PUT by id, DELETE), as a repeat then changes nothing.
+
+        Returns:
+            The "transaction-response" or "batch-response" Bundle, one entry per request.
+
+        Raises:
+            FhirRequestError: the server refused the Bundle as a whole (its OperationOutcome
+                text is in the message).
+            InvalidResponse: the answer is not the matching response Bundle.
+        """
+        kind = bundle.get("type")
+        if bundle.get("resourceType") != "Bundle" or kind not in ("transaction", "batch"):
+            raise ValueError("not a transaction or batch Bundle")
+        entries = bundle.get("entry")
+        sent = len(entries) if isinstance(entries, list) else 0
+        retry = RETRY_STATUSES | {500} if retry_server_errors else RETRY_STATUSES
+        body = await self._send(
+            "POST", self._base, json_body=dict(bundle), what=str(kind), retry_statuses=retry
+        )
+        received = body.get("entry")
+        if (
+            body.get("resourceType") != "Bundle"
+            or body.get("type") != f"{kind}-response"
+            or len(received if isinstance(received, list) else []) != sent
+        ):
+            raise InvalidResponse(f"{kind} did not return one {kind}-response entry per request")
+        return body
+
     # ------------------------------------------------------------------ transport
 
     async def _send(
@@ -314,6 +357,8 @@ class FhirClient:
         what: str,
         params: list[tuple[str, str]] | None = None,
         json_body: dict[str, Any] | None = None,
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One request with token, 401 refresh-once and bounded retries; the parsed JSON body."""
         started = self._clock()
@@ -321,13 +366,13 @@ class FhirClient:
         refreshed = False
         content = json.dumps(json_body).encode() if json_body is not None else None
         while True:
-            headers = {"Accept": FHIR_JSON}
+            sent_headers = {"Accept": FHIR_JSON, **(headers or {})}
             if content is not None:
-                headers["Content-Type"] = FHIR_JSON
+                sent_headers["Content-Type"] = FHIR_JSON
             if self._access_token is not None:
                 token = await self._access_token()
                 if token:
-                    headers["Authorization"] = f"Bearer {token}"
+                    sent_headers["Authorization"] = f"Bearer {token}"
             sent_at = self._clock()
             try:
                 response = await self._http.request(
@@ -335,7 +380,7 @@ class FhirClient:
                     url,
                     params=httpx.QueryParams(tuple(params)) if params is not None else None,
                     content=content,
-                    headers=headers,
+                    headers=sent_headers,
                 )
             except httpx.TimeoutException as exc:
                 delay = self._retry_delay(attempt, started, None)
@@ -369,7 +414,7 @@ class FhirClient:
                 refreshed = True
                 if await self._on_unauthorized():
                     continue
-            if status in RETRY_STATUSES:
+            if status in retry_statuses:
                 wait = parse_retry_after(response.headers.get("Retry-After"), now=datetime.now(UTC))
                 delay = self._retry_delay(attempt, started, wait)
                 if delay is not None:

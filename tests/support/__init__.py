@@ -1,0 +1,1 @@
+"""Test-only servers and helpers (never imported by the product)."""

@@ -1,0 +1,376 @@
+"""`ppact seed` against respx: transactions in chunks, retries, a 4xx stop, removal by tag."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import httpx
+import pytest
+import respx
+
+from app.cli import main
+from app.fhir.client import FhirClient, RetryPolicy
+from app.fhir.errors import FhirRequestError, InvalidResponse
+from app.seed import (
+    ChunkRefused,
+    RemoveIncomplete,
+    load_chunks,
+    make_chunks,
+    remove_tagged,
+)
+from app.synth import generate_cohort
+from tests.unit.fhir.conftest import FakeTime
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://fhir.example.org/R4"
+TAG = "urn:ppact-cot:tags|synthetic-cohort"
+COHORT_META = {"tag": [{"system": "urn:ppact-cot:tags", "code": "synthetic-cohort"}]}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def fake_time():
+    return FakeTime()
+
+
+def client(fake_time, **kwargs):
+    return FhirClient(
+        BASE,
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        rng=random.Random(3),
+        retry=RetryPolicy(max_retries=3, max_retry_seconds=60),
+        **kwargs,
+    )
+
+
+def oo(text):
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "diagnostics": text}],
+    }
+
+
+def answer(bundle, status="201 Created"):
+    kind = bundle["type"]
+    return {
+        "resourceType": "Bundle",
+        "type": f"{kind}-response",
+        "entry": [{"response": {"status": status}} for _ in bundle["entry"]],
+    }
+
+
+class FakeServer:
+    """Just enough of a FHIR server: transactions of PUTs, batches of DELETEs, `_tag` search."""
+
+    def __init__(self, resources=(), conflicts=(), ignore_tag=False):
+        self.store = {f"{r['resourceType']}/{r['id']}": r for r in resources}
+        self.conflicts = set(conflicts)  # keys that answer 409 on their first delete
+        self.ignore_tag = ignore_tag
+        self.posts = []
+
+    def handle_post(self, request):
+        bundle = json.loads(request.content)
+        self.posts.append(bundle)
+        entries = []
+        for entry in bundle["entry"]:
+            url = entry["request"]["url"]
+            if entry["request"]["method"] == "PUT":
+                status = "200 OK" if url in self.store else "201 Created"
+                self.store[url] = entry["resource"]
+            elif url in self.conflicts:
+                self.conflicts.discard(url)
+                status = "409 Conflict"
+                entries.append({"response": {"status": status, "outcome": oo("still referenced")}})
+                continue
+            else:
+                status = "204 No Content" if self.store.pop(url, None) else "404 Not Found"
+            entries.append({"response": {"status": status}})
+        kind = bundle["type"]
+        return httpx.Response(
+            200, json={"resourceType": "Bundle", "type": f"{kind}-response", "entry": entries}
+        )
+
+    def handle_search(self, request, resource_type):
+        tag = request.url.params.get("_tag")
+        system, _, code = tag.partition("|")
+        found = [
+            r
+            for k, r in self.store.items()
+            if k.startswith(resource_type + "/")
+            and (
+                self.ignore_tag
+                or {"system": system, "code": code} in r.get("meta", {}).get("tag", [])
+            )
+        ]
+        params = [
+            (k, v)
+            for k, v in request.url.params.multi_items()
+            if not (self.ignore_tag and k == "_tag")
+        ]
+        return httpx.Response(
+            200,
+            json={
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "link": [
+                    {
+                        "relation": "self",
+                        "url": str(httpx.URL(f"{BASE}/{resource_type}", params=params)),
+                    }
+                ],
+                "entry": [{"resource": r, "search": {"mode": "match"}} for r in found],
+            },
+        )
+
+    def mount(self, mock):
+        mock.post(BASE).mock(side_effect=self.handle_post)
+        mock.get(url__regex=rf"^{BASE}/(?P<resource_type>[A-Za-z]+)\?").mock(
+            side_effect=self.handle_search
+        )
+
+
+# ---------------------------------------------------------------------- loading
+
+
+async def test_cohort_is_sent_as_one_transaction_per_chunk_and_a_rerun_changes_nothing(fake_time):
+    chunks = make_chunks(generate_cohort(patients=2), size=60)
+    server = FakeServer()
+    progressed = []
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        async with client(fake_time) as fhir:
+            first = await load_chunks(fhir, chunks, progress=progressed.append)
+            second = await load_chunks(fhir, chunks)
+    assert len(server.posts) == 2 * len(chunks) > 2
+    assert all(p["type"] == "transaction" and len(p["entry"]) <= 60 for p in server.posts)
+    assert sum(progressed) == first.resources == len(server.store)
+    assert (first.created, first.updated) == (first.resources, 0)
+    assert (second.created, second.updated) == (0, first.resources)
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504], ids=lambda s: f"http-{s}")
+async def test_throttling_and_server_errors_are_retried_with_backoff(fake_time, status):
+    chunks = make_chunks(generate_cohort(patients=1), size=1000)
+    with respx.mock() as mock:
+        route = mock.post(BASE).mock(
+            side_effect=[
+                httpx.Response(status, json=oo("busy")),
+                httpx.Response(status, json=oo("busy")),
+                httpx.Response(200, json=answer(chunks[0].bundle)),
+            ]
+        )
+        async with client(fake_time) as fhir:
+            report = await load_chunks(fhir, chunks)
+    assert route.call_count == 3
+    assert report.created == chunks[0].size
+    assert len(fake_time.sleeps) == 2 and fake_time.sleeps[1] > fake_time.sleeps[0] / 2
+
+
+async def test_retry_after_is_honoured(fake_time):
+    chunks = make_chunks(generate_cohort(patients=1), size=1000)
+    with respx.mock() as mock:
+        mock.post(BASE).mock(
+            side_effect=[
+                httpx.Response(429, headers={"Retry-After": "7"}),
+                httpx.Response(200, json=answer(chunks[0].bundle)),
+            ]
+        )
+        async with client(fake_time) as fhir:
+            await load_chunks(fhir, chunks)
+    assert fake_time.sleeps == [7.0]
+
+
+async def test_a_4xx_stops_the_load_with_the_operation_outcome_and_is_not_retried(fake_time):
+    chunks = make_chunks(generate_cohort(patients=2), size=100)
+    refusal = oo("HAPI-0389: Resource type 'EpisodeOfCare' is not supported")
+    with respx.mock() as mock:
+        route = mock.post(BASE).mock(
+            side_effect=[
+                httpx.Response(200, json=answer(chunks[0].bundle)),
+                httpx.Response(422, json=refusal),
+            ]
+        )
+        async with client(fake_time) as fhir:
+            with pytest.raises(ChunkRefused) as caught:
+                await load_chunks(fhir, chunks)
+    assert route.call_count == 2  # stopped at chunk 2, nothing after it
+    assert caught.value.status == 422
+    assert caught.value.chunk.number == 2
+    message = str(caught.value)
+    assert f"chunk 2 of {len(chunks)}" in message
+    assert "HTTP 422" in message and "EpisodeOfCare' is not supported" in message
+    assert fake_time.sleeps == []
+
+
+async def test_transaction_answer_must_match_the_request(fake_time):
+    bundle = make_chunks(generate_cohort(patients=1), size=5)[0].bundle
+    with respx.mock() as mock:
+        mock.post(BASE).respond(
+            200, json={"resourceType": "Bundle", "type": "transaction-response", "entry": []}
+        )
+        async with client(fake_time) as fhir:
+            with pytest.raises(InvalidResponse):
+                await fhir.transaction(bundle)
+    with pytest.raises(ValueError):
+        await FhirClient(BASE).transaction({"resourceType": "Bundle", "type": "searchset"})
+
+
+async def test_500_is_retried_only_when_asked(fake_time):
+    bundle = make_chunks(generate_cohort(patients=1), size=5)[0].bundle
+    with respx.mock() as mock:
+        route = mock.post(BASE).respond(500, json=oo("boom"))
+        async with client(fake_time) as fhir:
+            with pytest.raises(FhirRequestError, match="boom"):
+                await fhir.transaction(bundle)
+    assert route.call_count == 1
+
+
+async def test_token_is_sent_as_bearer(fake_time):
+    chunks = make_chunks(generate_cohort(patients=1), size=1000)
+
+    async def token():
+        return "tok-123"
+
+    with respx.mock() as mock:
+        route = mock.post(BASE).respond(200, json=answer(chunks[0].bundle))
+        async with client(fake_time, access_token=token) as fhir:
+            await load_chunks(fhir, chunks)
+    assert route.calls[0].request.headers["Authorization"] == "Bearer tok-123"
+
+
+# ---------------------------------------------------------------------- removal
+
+
+def resource(resource_type, rid, tagged=True, **extra):
+    meta = COHORT_META if tagged else {"tag": [{"system": "urn:other", "code": "x"}]}
+    return {"resourceType": resource_type, "id": rid, "meta": meta, **extra}
+
+
+async def test_remove_deletes_exactly_the_tagged_resources_and_verifies(fake_time):
+    server = FakeServer(
+        [
+            resource("Patient", "p1"),
+            resource("Patient", "real-1", tagged=False),
+            resource("MedicationRequest", "m1", subject={"reference": "Patient/p1"}),
+            resource("MedicationRequest", "m2"),
+            resource("Observation", "real-obs", tagged=False),
+        ]
+    )
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        async with client(fake_time) as fhir:
+            report = await remove_tagged(fhir, chunk_size=2)
+    assert set(server.store) == {"Patient/real-1", "Observation/real-obs"}
+    assert report.deleted == {"MedicationRequest": 2, "Patient": 1}
+    deletes = [e["request"] for p in server.posts for e in p["entry"]]
+    assert all(d["method"] == "DELETE" for d in deletes)
+    assert all(p["type"] == "batch" and len(p["entry"]) <= 2 for p in server.posts)
+    # referrers go first: MedicationRequest before Patient
+    assert [d["url"] for d in deletes].index("Patient/p1") > [d["url"] for d in deletes].index(
+        "MedicationRequest/m1"
+    )
+
+
+async def test_removal_searches_bypass_the_server_result_cache(fake_time):
+    server = FakeServer([resource("Patient", "p1")])
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        async with client(fake_time) as fhir:
+            await remove_tagged(fhir, types=["Patient"])
+        searches = [c.request for c in mock.calls if c.request.method == "GET"]
+    assert len(searches) == 2  # one to find, one to verify none is left
+    assert all(r.headers["Cache-Control"] == "no-cache" for r in searches)
+
+
+async def test_a_delete_refused_for_a_reference_succeeds_on_the_next_pass(fake_time):
+    server = FakeServer(
+        [resource("Patient", "p1"), resource("Observation", "o1")], conflicts={"Patient/p1"}
+    )
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        async with client(fake_time) as fhir:
+            report = await remove_tagged(fhir)
+    assert server.store == {}
+    assert report.passes == 2
+    assert report.problems == ["Patient: 409 Conflict (still referenced)"]
+
+
+async def test_remove_stops_when_resources_stay_and_says_which(fake_time):
+    server = FakeServer([resource("Patient", "p1")])
+    server.handle_post = lambda request: httpx.Response(
+        200,
+        json={
+            "resourceType": "Bundle",
+            "type": "batch-response",
+            "entry": [{"response": {"status": "409 Conflict"}}],
+        },
+    )
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        async with client(fake_time) as fhir:
+            with pytest.raises(RemoveIncomplete, match="Patient 1"):
+                await remove_tagged(fhir)
+
+
+async def test_remove_never_deletes_untagged_results_of_a_server_that_ignores_tag(fake_time):
+    server = FakeServer(
+        [resource("Patient", "real-1", tagged=False), resource("Patient", "p1")], ignore_tag=True
+    )
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        async with client(fake_time) as fhir:
+            report = await remove_tagged(fhir)
+    assert report.deleted == {"Patient": 1}
+    assert set(server.store) == {"Patient/real-1"}
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def run_cli(argv):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return exited.value.code
+
+
+def test_ppact_seed_loads_and_reports_counts(capsys):
+    server = FakeServer()
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        code = run_cli(["seed", "--fhir-base", BASE, "--patients", "2", "--chunk-size", "80"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"loaded {len(server.store)} resources of 2 patients" in out
+    assert f"({len(server.store)} created, 0 already there)" in out
+    assert all("Authorization" not in str(p) for p in server.posts)
+
+
+def test_ppact_seed_stops_on_a_4xx_with_one_line_showing_the_outcome(capsys):
+    with respx.mock() as mock:
+        mock.post(BASE).respond(400, json=oo("Bundle.entry[3]: invalid reference"))
+        code = run_cli(["seed", "--fhir-base", BASE, "--patients", "1", "--token", "t"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert err[0].startswith("ppact seed: chunk 1 of ")
+    assert "HTTP 400: Bundle.entry[3]: invalid reference" in err[0]
+
+
+def test_ppact_seed_remove_deletes_the_cohort(capsys):
+    server = FakeServer([resource("Patient", "p1"), resource("Patient", "real-1", tagged=False)])
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        code = run_cli(["seed", "--fhir-base", BASE, "--remove"])
+    assert code == 0
+    assert (
+        "removed 1 resources tagged urn:ppact-cot:tags|synthetic-cohort; none left"
+        in capsys.readouterr().out
+    )
+    assert set(server.store) == {"Patient/real-1"}
