@@ -84,7 +84,9 @@ class SearchLimits:
 
     max_pages: int = 50
     max_seconds: float = 120.0
-    page_size: int = 100
+    # Charts of COT patients hold hundreds of orders and fills: a large page means fewer
+    # sequential round trips; servers cap it to their own maximum (HAPI 1000 by default).
+    page_size: int = 500
 
 
 class FhirClient:

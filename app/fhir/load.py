@@ -73,13 +73,19 @@ class PatientRecord:
         return tuple(k for k, s in self.sections.items() if s.state != "complete")
 
 
+#: Requests one record load keeps in flight at most. High enough that every search of a record
+#: goes out at once (one round trip of EHR latency; issue 3 measures it in benchmarks/
+#: bench_load.py), and a cap so that one launch never floods an EHR with more than this.
+DEFAULT_CONCURRENCY = 24
+
+
 async def load_patient_record(
     client: FhirClient,
     patient_id: str,
     *,
     as_of: date,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> PatientRecord:
     """Fetch one patient's record; sections load concurrently and fail independently.
 

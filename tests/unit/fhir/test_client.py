@@ -222,11 +222,11 @@ async def test_entries_are_told_apart_by_search_mode(fake_time):
 
 
 async def test_parameters_missing_from_the_self_link_are_reported_as_ignored(fake_time):
-    self_url = f"{BASE}/QuestionnaireResponse?_count=100"
+    self_url = f"{BASE}/QuestionnaireResponse?_count=500"
     with respx.mock(assert_all_called=False) as mock:
         mock.get(f"{BASE}/QuestionnaireResponse").respond(json=bundle(self_url=self_url))
         mock.get(f"{BASE}/Observation").respond(
-            json=bundle(self_url=f"{BASE}/Observation?patient=p1&category%3Atext=lab&_count=100")
+            json=bundle(self_url=f"{BASE}/Observation?patient=p1&category%3Atext=lab&_count=500")
         )
         async with make_client(fake_time) as client:
             ignored = await client.search_detailed(
