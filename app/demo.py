@@ -239,6 +239,9 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> None:
         "demo_fhir_base": options.fhir_base,
         "cds_fhir_servers": [options.fhir_base],
         "data_dir": options.data_dir / "app",
+        # The demo is a development set-up on loopback: CDS calls from local tools (curl, a
+        # local CDS Hooks client) need no signed JWT. Said on start-up; never the default.
+        "cds_allow_unsigned": True,
     }
     try:
         settings = load_settings(None, overrides)
@@ -261,7 +264,10 @@ def run_demo(options: DemoOptions, say: Callable[[str], None]) -> None:
                 if server.started:
                     say(f"PPACT app: {options.app_url}/")
                     if has_cds:
-                        say(f"CDS Hooks discovery: {options.app_url}{CDS_DISCOVERY_PATH}")
+                        say(
+                            f"CDS Hooks discovery: {options.app_url}{CDS_DISCOVERY_PATH}"
+                            " (demo: unsigned calls accepted)"
+                        )
                     say(f"Demo data: {options.patients} synthetic patients; Ctrl-C stops all")
                 await task
 

@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
             "index.html",
             {
                 "demo_fhir_base": settings.demo_fhir_base,
+                "base_url": settings.base_url,
                 "thresholds": policy.mme.thresholds,
                 "edition": policy.mme.edition,
             },

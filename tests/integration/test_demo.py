@@ -149,8 +149,11 @@ def test_demo_serves_the_cohort_and_stops_cleanly_on_ctrl_c(tmp_path, ports):
         app_url = f"http://127.0.0.1:{app_port}"
         assert app_line == f"PPACT app: {app_url}/"
         assert demo.wait_for("CDS Hooks discovery: ") == (
-            f"CDS Hooks discovery: {app_url}/cds-services"
+            f"CDS Hooks discovery: {app_url}/cds-services (demo: unsigned calls accepted)"
         )
+        discovery = httpx.get(f"{app_url}/cds-services", timeout=10)
+        assert discovery.status_code == 200
+        assert {s["hook"] for s in discovery.json()["services"]} >= {"patient-view", "order-sign"}
         fhir_children = children_of(demo.process.pid)
         assert len(fhir_children) == 1
 

@@ -22,3 +22,13 @@ def test_frame_ancestors_come_from_settings():
     response = TestClient(create_app(settings)).get("/healthz")
     assert response.json() == {"status": "ok"}
     assert "frame-ancestors https://ehr.example.org" in response.headers["content-security-policy"]
+
+
+def test_landing_page_on_the_demo_server_offers_the_patient_picker(tmp_path):
+    settings = Settings(demo_fhir_base="http://127.0.0.1:8081/fhir", data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/").text
+    assert 'action="http://testserver/launch"' in page or 'action="/launch"' in page
+    assert 'name="iss" value="http://127.0.0.1:8081/fhir"' in page
+    assert "Choose a demo patient" in page
+    assert "/cds-services" in page
