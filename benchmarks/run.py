@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 ANCHOR = date(2026, 11, 1)
 
@@ -85,7 +86,7 @@ def bench_core(iterations: int = 200) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def bench_clinical_core() -> None:
     loads = bench_terminology_load()
     print(
         f"terminology load (fresh process, {len(loads)} runs): "
@@ -104,5 +105,23 @@ def main() -> None:
     print(f"daily MME series over 2 years: {core['series_730d_ms']:.2f} ms")
 
 
+def main() -> int:
+    """Every benchmark, one section each; exit status 1 when a target is missed."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_cds
+    import bench_load
+    import bench_pages
+
+    print("== clinical core (issue 2)")
+    bench_clinical_core()
+    print("\n== patient record load with 50 ms FHIR latency (issue 3)")
+    status = bench_load.main()
+    print("\n== pages (issue 4)")
+    bench_pages.main()
+    print("\n== CDS Hooks (issue 5)")
+    status = bench_cds.main() or status
+    return status
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -33,8 +33,14 @@ DEFAULT_RESOURCE_TYPES: tuple[str, ...] = (
     "Observation",
     "DocumentReference",
     "QuestionnaireResponse",
+    "Procedure",
+    "Encounter",
+    "ServiceRequest",
+    "CarePlan",
+    "EpisodeOfCare",
 )
-"""Resource types the summary reads (standards.md section 1, "Scopes, minimal")."""
+"""Resource types the summary reads (standards.md section 1, "Scopes, minimal", plus the
+PDMP-check Procedures, visits, UDS orders and the PPACT episode the COT monitoring needs)."""
 
 SYSTEM_RESOURCE_TYPES: tuple[str, ...] = ("Group", *DEFAULT_RESOURCE_TYPES)
 """Resource types the clinic console exports through Backend Services."""
