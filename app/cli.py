@@ -114,9 +114,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from app.fhir.errors import FhirError
+    import logging
+
+    from app.fhir.errors import FhirConnectionError, FhirError, FhirTimeout
     from app.seed import SeedError, run_remove, run_seed
 
+    # The client logs each retry at WARNING; the command ends with one line instead.
+    fhir_log = logging.getLogger("app.fhir")
+    level = fhir_log.level
+    fhir_log.setLevel(logging.ERROR)
     try:
         if args.remove:
             removed = run_remove(args.fhir_base, tag=args.tag, token=args.token)
@@ -130,8 +136,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
             token=args.token,
             chunk_size=args.chunk_size,
         )
+    except (FhirConnectionError, FhirTimeout) as exc:
+        raise CliError(f"{args.fhir_base}: {exc} (retried)") from exc
     except (SeedError, FhirError, ValueError) as exc:
         raise CliError(str(exc)) from exc
+    finally:
+        fhir_log.setLevel(level)
     print(
         f"loaded {report.resources} resources of {args.patients} patients in {report.chunks} "
         f"transactions ({report.created} created, {report.updated} already there)"
@@ -274,11 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="local FHIR server + synthetic cohort + app on 127.0.0.1 (make run)"
     )
-    demo.add_argument("--app-port", type=int, default=8000)
-    demo.add_argument("--fhir-port", type=int, default=8081)
-    demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
-    demo.add_argument("--patients", type=int, default=50)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--app-port", type=int, default=8000, help="app and CDS port (8000)")
+    demo.add_argument("--fhir-port", type=int, default=8081, help="FHIR server port (8081)")
+    demo.add_argument(
+        "--data-dir", type=Path, default=Path("var/demo"), help="FHIR database, logs (var/demo)"
+    )
+    demo.add_argument("--patients", type=int, default=50, help="cohort size (50)")
+    demo.add_argument("--seed", type=int, default=7, help="cohort seed (7)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

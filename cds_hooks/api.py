@@ -26,22 +26,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.clinical.terminology import load_terminology
 from app.settings import Settings
 from app.storage.feedback import FeedbackStore
-from cds_hooks.auth import CdsAuthError, JwtVerifier, parse_issuers
+from cds_hooks.auth import JwtVerifier, parse_issuers
+from cds_hooks.errors import CdsAuthError, ServiceError
 from cds_hooks.feedback import store_feedback
 from cds_hooks.models import CdsRequest, FeedbackRequest
-from cds_hooks.services import CdsHooksService, ServiceError, discovery
+from cds_hooks.services import CdsHooksService, discovery
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/cds-services"
 M = TypeVar("M", bound=BaseModel)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -53,34 +47,34 @@ async def read_json(request: Request, limit: int) -> Any:
     """The body as JSON, refusing more than `limit` bytes without reading it all.
 
     Raises:
-        ApiError: 413 too large, 400 not JSON.
+        ServiceError: 413 too large, 400 not JSON.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body larger than {limit} bytes")
+        raise ServiceError(413, f"body larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise ApiError(413, f"body larger than {limit} bytes")
+            raise ServiceError(413, f"body larger than {limit} bytes")
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
-        raise ApiError(400, "body is not valid JSON") from None
+        raise ServiceError(400, "body is not valid JSON") from None
 
 
 def parse_model(model: type[M], data: Any) -> M:
     """Validate JSON into a model; the first problem as one line (422)."""
     if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object")
+        raise ServiceError(400, "body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ApiError(422, f"{where}: {first['msg']}") from None
+        raise ServiceError(422, f"{where}: {first['msg']}") from None
     except RecursionError:
-        raise ApiError(400, "body is nested too deeply") from None
+        raise ServiceError(400, "body is nested too deeply") from None
 
 
 class PathCors:
@@ -116,13 +110,13 @@ def build_router(
             await verifier.verify(request.headers.get("authorization"), audiences)
         except CdsAuthError as exc:
             log.warning("cds call refused", extra={"reason": str(exc)})
-            raise ApiError(401, str(exc)) from None
+            raise ServiceError(401, str(exc)) from None
 
     @router.get(PREFIX, response_model=None)
     async def discover(request: Request) -> JSONResponse:
         try:
             await authorised(request, "")
-        except ApiError as exc:
+        except ServiceError as exc:
             return error(exc.status, exc.reason, _challenge(exc.status))
         return JSONResponse(discovery().dump())
 
@@ -130,9 +124,10 @@ def build_router(
     async def call(service_id: str, request: Request) -> JSONResponse:
         try:
             await authorised(request, f"/{service_id}")
-            body = parse_model(CdsRequest, await read_json(request, max_body_bytes))
-            response = await service.call(service_id, body)
-        except (ApiError, ServiceError) as exc:
+            async with service.gate:  # see CdsHooksService.gate
+                body = parse_model(CdsRequest, await read_json(request, max_body_bytes))
+                response = await service.call(service_id, body)
+        except ServiceError as exc:
             return error(exc.status, exc.reason, _challenge(exc.status))
         except Exception as exc:  # never a 5xx for the EHR: say the checks did not run
             log.error("cds call failed", extra={"error": type(exc).__name__})
@@ -147,7 +142,7 @@ def build_router(
             result = await store_feedback(
                 service_id, body, store=service.store, policy=service.policy
             )
-        except (ApiError, ServiceError) as exc:
+        except ServiceError as exc:
             return error(exc.status, exc.reason, _challenge(exc.status))
         return JSONResponse(
             {"stored": result.stored, "duplicates": result.duplicates, "snoozes": result.snoozes}

@@ -14,9 +14,8 @@ docs/standards.md section 3:
 
 Unsigned calls pass only when `PPACT_CDS_ALLOW_UNSIGNED=true` (development and tests).
 
-Errors::
-
-    CdsAuthError        missing, malformed, untrusted, expired or replayed token (-> 401)
+Errors: `CdsAuthError` (cds_hooks/errors.py) for a missing, malformed, untrusted, expired or
+replayed token (-> 401).
 """
 
 from __future__ import annotations
@@ -35,6 +34,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from cds_hooks.errors import CdsAuthError
+
 log = logging.getLogger(__name__)
 
 SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
@@ -44,10 +45,6 @@ JWKS_TTL_SECONDS = 3600.0
 JWKS_REFETCH_SECONDS = 60.0
 MAX_JWKS_BYTES = 64 * 1024
 MAX_TOKEN_CHARS = 16 * 1024
-
-
-class CdsAuthError(Exception):
-    """The call's JWT is not acceptable; the message is one line for the 401 body."""
 
 
 @dataclass(frozen=True, slots=True)

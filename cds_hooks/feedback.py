@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 
 from app.clinical.policy import ClinicPolicy
 from app.storage.feedback import FeedbackRecord, FeedbackStore
+from cds_hooks.errors import ServiceError
 from cds_hooks.models import FeedbackItem, FeedbackRequest
-from cds_hooks.services import SERVICES_BY_ID, ServiceError
+from cds_hooks.services import SERVICES_BY_ID
 from cds_hooks.suggestions import snooze_days
 
 log = logging.getLogger(__name__)

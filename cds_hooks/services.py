@@ -6,7 +6,8 @@ CDS Hooks 2.0 "Discovery" and "Calling a CDS Service"; hooks per the CDS Hooks L
 1. checks the hook and context (`ServiceError` 400/422 with a one-line reason);
 2. reads the draft orders with the core's reader (`medication_record`, Medications inside the
    draftOrders bundle resolve `medicationReference`); a draft that is not valid FHIR R4 (R4B
-   model) is still read as far as it goes, and the cards say it could not be fully read;
+   model) is still read as far as it goes, and the cards say it could not be fully read; when
+   no targeted order is an opioid or a sedative the answer is `{"cards": []}`, chart unread;
 3. gathers the patient's data: prefetch, then the FHIR server for what is missing
    (`prefetch.gather_patient_data`); neither prefetch nor access is 412;
 4. builds the rule context once at the clinic's local day and runs the hook's rules one at a
@@ -20,25 +21,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from pydantic import ValidationError
 
 from app.clinical.chart import ChartInputError, chart_from_prefetch
 from app.clinical.findings import build_context, evaluate_context, rules_for_hook, sort_findings
-from app.clinical.medications import medication_record
-from app.clinical.model import Finding, MedicationRecord
+from app.clinical.model import Finding
 from app.clinical.policy import ClinicPolicy
 from app.clinical.rules.base import RuleContext
 from app.clinical.terminology import Terminology
 from app.storage.feedback import FeedbackStore, IssuedCard
 from cds_hooks import cards
+from cds_hooks.drafts import read_drafts
+from cds_hooks.errors import ServiceError
 from cds_hooks.models import CdsRequest, CdsResponse, Discovery, ServiceDescription
+from cds_hooks.order_cards import ORDER_CARD_BUILDERS
 from cds_hooks.prefetch import (
     PatientData,
     fallback_client,
@@ -49,17 +48,6 @@ from cds_hooks.prefetch import (
 from cds_hooks.suggestions import override_reasons
 
 log = logging.getLogger(__name__)
-
-_MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationDispense", "MedicationStatement"})
-
-
-class ServiceError(Exception):
-    """A call the service cannot answer: HTTP status and a one-line reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,64 +102,6 @@ def discovery() -> Discovery:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Drafts:
-    records: tuple[MedicationRecord, ...]
-    targets: tuple[MedicationRecord, ...]
-    problems: tuple[str, ...]
-
-
-def read_drafts(request: CdsRequest, terminology: Terminology) -> Drafts:
-    """The draft medication orders, the ones this call is about, and drafts not fully read."""
-    bundle = request.context.draft_orders
-    if bundle is None:
-        return Drafts((), (), ())
-    if bundle.get("resourceType") != "Bundle":
-        raise ServiceError(422, "context.draftOrders is not a FHIR Bundle")
-    entries = bundle.get("entry") or []
-    if not isinstance(entries, list):
-        raise ServiceError(422, "context.draftOrders.entry is not a list")
-    resources: list[tuple[str | None, dict[str, Any]]] = []
-    for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            raise ServiceError(422, "context.draftOrders has an entry without a resource")
-        full_url = entry.get("fullUrl")
-        resources.append((full_url if isinstance(full_url, str) else None, resource))
-    medications: dict[str, Mapping[str, Any]] = {}
-    for full_url, resource in resources:
-        if resource.get("resourceType") == "Medication":
-            if isinstance(resource.get("id"), str):
-                medications[f"Medication/{resource['id']}"] = resource
-            if full_url:
-                medications[full_url] = resource
-    records: list[MedicationRecord] = []
-    problems: list[str] = []
-    for index, (_, resource) in enumerate(resources):
-        kind = resource.get("resourceType")
-        if kind not in _MEDICATION_TYPES:
-            continue
-        rid = resource.get("id")
-        ref = f"{kind}/{rid}" if isinstance(rid, str) and rid else f"{kind}/draft-{index}"
-        if kind == "MedicationRequest":
-            try:
-                MedicationRequest.model_validate(resource)
-            except ValidationError as exc:
-                where = ".".join(str(p) for p in exc.errors()[0]["loc"][:3]) or "resource"
-                problems.append(f"draft {ref} is not valid FHIR R4 (at {where}); read in part")
-        records.append(
-            medication_record(
-                resource, medications_by_ref=medications, terminology=terminology, ref=ref
-            )
-        )
-    selections = set(request.context.selections or ())
-    if request.hook == "order-select" and selections:
-        targets = tuple(r for r in records if r.ref in selections)
-    else:
-        targets = tuple(records)
-    return Drafts(tuple(records), targets, tuple(problems))
-
-
 def _check_context(service: ServiceDef, request: CdsRequest) -> None:
     if request.hook != service.hook:
         raise ServiceError(400, f"hook {request.hook!r} does not match service {service.id!r}")
@@ -205,13 +135,17 @@ class CdsHooksService:
     deadline_seconds: float
     launch_url: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Held by the HTTP edge while a call is parsed and evaluated; released while it waits on
+    #: the FHIR server. A parsed prefetch is a large graph of Python objects: with dozens alive
+    #: at once the garbage collector's full passes dominate (benchmarks/bench_cds.py, c=64).
+    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
     def as_of(self, now: datetime) -> date:
         """The clinic's local day at `now`."""
         return now.astimezone(ZoneInfo(self.timezone)).date()
 
     async def call(self, service_id: str, request: CdsRequest) -> CdsResponse:
-        """Answer one hook call.
+        """Answer one hook call; the caller holds `gate` (the HTTP edge does).
 
         Raises:
             ServiceError: unknown service (404), wrong hook (400), bad context (422), no
@@ -223,6 +157,11 @@ class CdsHooksService:
             raise ServiceError(404, f"no CDS service {service_id!r}")
         _check_context(service, request)
         drafts = read_drafts(request, self.terminology)
+        if service.hook != "patient-view" and not any(
+            cards.is_checked_order(t, self.policy) for t in drafts.targets
+        ):
+            # Most orders are neither opioids nor sedatives: nothing to check, no chart to read.
+            return CdsResponse(cards=[])
         now = self.clock()
         as_of = self.as_of(now)
         patient_id = request.context.patient_id
@@ -283,7 +222,7 @@ class CdsHooksService:
             return [cards.cot_status_card(inputs)]
         built: list[cards.RuleCard] = []
         if not inputs.ctx.excluded:
-            for builder in cards.ORDER_CARD_BUILDERS:
+            for builder in ORDER_CARD_BUILDERS:
                 try:
                     card = builder(inputs)
                 except Exception as exc:  # a card that fails must not silence the others
@@ -294,9 +233,7 @@ class CdsHooksService:
                     continue
                 if card is not None and card.rule not in snoozed:
                     built.append(card)
-        relevant = any(
-            t.classification.is_opioid or t.classification.classes for t in inputs.targets
-        )
+        relevant = any(cards.is_checked_order(t, self.policy) for t in inputs.targets)
         if not built and inputs.gaps and relevant:
             built.append(cards.data_incomplete_card(inputs))
         return built
@@ -326,11 +263,15 @@ class CdsHooksService:
                 deadline_seconds=self.deadline_seconds,
             )
         token = request.fhir_authorization.access_token if request.fhir_authorization else None
-        async with fallback_client(server, token, self.deadline_seconds) as client:
-            return await gather_patient_data(
-                request.prefetch,
-                patient_id=request.context.patient_id,
-                as_of=as_of,
-                client=client,
-                deadline_seconds=self.deadline_seconds,
-            )
+        self.gate.release()  # waiting on the network: let another call compute meanwhile
+        try:
+            async with fallback_client(server, token, self.deadline_seconds) as client:
+                return await gather_patient_data(
+                    request.prefetch,
+                    patient_id=request.context.patient_id,
+                    as_of=as_of,
+                    client=client,
+                    deadline_seconds=self.deadline_seconds,
+                )
+        finally:
+            await self.gate.acquire()

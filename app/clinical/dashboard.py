@@ -201,6 +201,7 @@ def _medications(
                     m.status or "",
                 ),
                 flags,
+                text=("Could not read: " + "; ".join(m.notes)) if m.notes else None,
             )
         )
     columns = (

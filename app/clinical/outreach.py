@@ -72,7 +72,11 @@ def build_outreach(summary: SummaryView, *, caller: str | None = None) -> Outrea
         f"Hello {first}, this is {caller or BLANK}, your primary care provider. Is now a good "
         "time to talk for about ten minutes?",
         f"I'm calling about {PROGRAM}"
-        + (f", which starts on {start.isoformat()}" if start else "")
+        + (
+            f", which {'starts' if start >= summary.as_of else 'started'} on {start.isoformat()}"
+            if start
+            else ""
+        )
         + ". It is a program of about four months with a team that helps people living with "
         "long-term pain build skills for coping, movement and sleep. I'll stay your doctor "
         "throughout, and your medicines stay with me.",

@@ -4,8 +4,9 @@ PPACT gave the PCP "a brief one-page summary of the intake and discharge assessm
 lesson was that information must be short and in one known place (product.md). The view holds
 what the page shows, in priority order and already cut to fit one printed page: regimen with
 MME/day, MME trend, sedatives, naloxone, risk findings, monitoring due dates under the clinic
-policy, PPACT intake vs discharge, pertinent conditions, other treatments and 3-5 talking points
-(`talking.py`). Every figure carries the references it rests on; the page links them to the
+policy, PPACT intake vs discharge, pertinent conditions, other treatments and 3-5 talking points.
+The blocks are built in `summary_sections.py`, the talking points in `talking.py`; this module
+assembles them. Every figure carries the references it rests on; the page links them to the
 dashboard rows (`views.anchor`).
 
 Numbers come from the core (`findings.build_context`, `mme.total_mme`, `monitoring`, `uds`,
@@ -20,50 +21,60 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from app.clinical.findings import build_context, evaluate_context
-from app.clinical.mme import daily_mme_series, format_mme
-from app.clinical.model import Chart, ConditionGroup, DrugClass, Finding, MmeLine, MmeTotal
-from app.clinical.monitoring import PDMP_GROUP, monitoring_status
+from app.clinical.mme import daily_mme_series
+from app.clinical.model import Chart, DrugClass, Finding
 from app.clinical.policy import ClinicPolicy
-from app.clinical.pro import intake_discharge, ppact_episode, pro_scores
 from app.clinical.rules.coprescribing import sedative_overlaps
-from app.clinical.supply import SupplyWindow
+from app.clinical.summary_sections import (
+    MAX_CONDITIONS,
+    MAX_RISKS,
+    MAX_TREATMENTS,
+    PRO_LABELS,
+    ItemRow,
+    MonitoringRow,
+    Naloxone,
+    Ppact,
+    ProRow,
+    Regimen,
+    RegimenRow,
+    RiskRow,
+    conditions,
+    monitoring,
+    naloxone,
+    ppact,
+    regimen,
+    risks,
+    treatments,
+)
 from app.clinical.talking import TalkingPoint, talking_points
 from app.clinical.terminology import Terminology, load_terminology
-from app.clinical.uds import evaluate_uds
-from app.clinical.views import (
-    MONITORING_BLOCKS,
-    Availability,
-    SourceStatus,
-    age_on,
-    all_availability,
-    by_ref,
-    last_fill,
-    medication_date,
-    prescriber_of,
-    sig_of,
-)
-from app.clinical.views import (
-    anchors as to_anchors,
-)
+from app.clinical.views import Availability, SourceStatus, age_on, all_availability, by_ref
+from app.clinical.views import anchors as to_anchors
+
+__all__ = [
+    "MAX_CONDITIONS",
+    "MAX_RISKS",
+    "MAX_TREATMENTS",
+    "PRO_LABELS",
+    "ItemRow",
+    "MonitoringRow",
+    "Naloxone",
+    "PatientHeader",
+    "Ppact",
+    "ProRow",
+    "Regimen",
+    "RegimenRow",
+    "RiskRow",
+    "SedativeRow",
+    "SummaryView",
+    "TrendPoint",
+    "build_summary",
+    "mme_trend",
+]
 
 #: Months of MME history on the summary chart, and the sampling step.
 TREND_DAYS = 730
 TREND_STEP_DAYS = 7
-#: Risk findings shown on the page; the rest are counted and live on the dashboard.
-MAX_RISKS = 6
-#: Longer risk sentences lose their closing parenthesis (drug lists); the dashboard has all.
-SHORT_RISK_CHARS = 110
-MAX_CONDITIONS = 6
-_NOT_RISKS = frozenset({"cot"})
-#: Findings that say the same thing on the page; the first (most urgent) one stands for all.
-_SAME_TOPIC = {
-    "opioid-benzo-coprescribing": "sedatives",
-    "opioid-cns-depressant-coprescribing": "sedatives",
-    "triple-threat": "sedatives",
-    "multiple-opioid-prescribers": "sources",
-    "multiple-pharmacies": "sources",
-}
-_PERTINENT_GROUPS = frozenset(ConditionGroup) - {ConditionGroup.PREGNANCY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +84,6 @@ class PatientHeader:
     sex: str | None
     mrn: str | None
     birth_date: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class RegimenRow:
-    """One current opioid: drug, sig, MME/day, long-acting, prescriber, last fill."""
-
-    drug: str
-    sig: str | None
-    mme_text: str  # "180" or "unknown"
-    mme_per_day: float | None
-    long_acting: bool
-    prescriber: str | None
-    last_fill: date | None
-    complete: bool
-    notes: tuple[str, ...]
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Regimen:
-    rows: tuple[RegimenRow, ...]
-    separate: tuple[RegimenRow, ...]  # buprenorphine/methadone for OUD: not in the total
-    total_text: str
-    total_mme: float
-    complete: bool
-    reasons: tuple[str, ...]
-    anchors: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,70 +104,6 @@ class SedativeRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Naloxone:
-    on_record: bool
-    last_date: date | None
-    drug: str | None
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RiskRow:
-    code: str
-    severity: str
-    text: str
-    citation: str
-    citation_url: str
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MonitoringRow:
-    key: str
-    label: str
-    status: str  # overdue | due-soon | done | never | unknown (data unavailable)
-    last_date: date | None
-    due_date: date | None
-    detail: str | None
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ProRow:
-    instrument: str
-    label: str
-    intake: float | None
-    intake_date: date | None
-    discharge: float | None
-    discharge_date: date | None
-    change: float | None
-    direction: str
-    band_change: str | None  # "moderate -> mild"
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Ppact:
-    enrolled: bool
-    start: date | None
-    end: date | None
-    status: str | None
-    rows: tuple[ProRow, ...]
-    goals: str | None
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    """A condition, treatment or referral: text, date, anchors."""
-
-    text: str
-    day: date | None
-    kind: str
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class SummaryView:
     as_of: date
     patient: PatientHeader | None
@@ -192,6 +112,7 @@ class SummaryView:
     edition: str
     thresholds: tuple[float, ...]
     completeness: str
+    data_complete: bool
     availability: dict[str, Availability]
     regimen: Regimen
     trend: tuple[TrendPoint, ...]
@@ -206,9 +127,6 @@ class SummaryView:
     talking_points: tuple[TalkingPoint, ...]
     findings: tuple[Finding, ...] = field(default=(), repr=False)
     problems: tuple[str, ...] = ()
-
-
-PRO_LABELS = {"peg": "PEG (pain, 0-10)", "phq9": "PHQ-9 (depression, 0-27)", "gad7": "GAD-7 (0-21)"}
 
 
 def build_summary(
@@ -232,7 +150,7 @@ def build_summary(
     avail = all_availability(sources or {})
     ctx = build_context(chart, policy, as_of, terminology=terms)
     findings = evaluate_context(ctx)
-    risks = _risks(findings)
+    found_risks = risks(findings)
     sedatives = tuple(
         SedativeRow(
             drug_class=", ".join(str(c) for c in o.classes),
@@ -252,17 +170,18 @@ def build_summary(
         edition=policy.mme.edition,
         thresholds=tuple(policy.mme.thresholds),
         completeness=_completeness(avail, chart),
+        data_complete=all(a.complete for a in avail.values()) and not chart.problems,
         availability=avail,
-        regimen=_regimen(chart, ctx.mme, as_of),
+        regimen=regimen(chart, ctx.mme, as_of),
         trend=mme_trend(chart, policy, as_of, terminology=terms),
         sedatives=sedatives,
-        naloxone=_naloxone(chart, as_of),
-        risks=risks[:MAX_RISKS],
-        more_risks=max(0, len(risks) - MAX_RISKS),
-        monitoring=_monitoring(chart, policy, as_of, avail, terms, ctx.windows),
-        ppact=_ppact(chart),
-        conditions=_conditions(chart)[:MAX_CONDITIONS],
-        treatments=_treatments(chart, as_of, terms),
+        naloxone=naloxone(chart, as_of),
+        risks=found_risks[:MAX_RISKS],
+        more_risks=max(0, len(found_risks) - MAX_RISKS),
+        monitoring=monitoring(chart, policy, as_of, avail, terms, ctx.windows),
+        ppact=ppact(chart),
+        conditions=conditions(chart)[:MAX_CONDITIONS],
+        treatments=treatments(chart, as_of, terms)[:MAX_TREATMENTS],
         talking_points=talking_points(findings, chart, as_of),
         findings=findings,
         problems=chart.problems,
@@ -308,37 +227,6 @@ def _completeness(avail: Mapping[str, Availability], chart: Chart) -> str:
     return "Data " + "; ".join(parts) + "."
 
 
-def _line_row(line: MmeLine, chart: Chart, as_of: date) -> RegimenRow:
-    records = by_ref(chart)
-    record = records.get(line.ref)
-    return RegimenRow(
-        drug=line.display or (record.text if record else None) or line.ref,
-        sig=sig_of(record, records) if record else None,
-        mme_text=format_mme(line.mme_per_day) if line.mme_per_day is not None else "unknown",
-        mme_per_day=line.mme_per_day,
-        long_acting=line.long_acting,
-        prescriber=prescriber_of(record, records) if record else None,
-        last_fill=last_fill(record, chart.medications, as_of) if record else None,
-        complete=line.complete,
-        notes=line.notes,
-        anchors=to_anchors([line.ref]),
-    )
-
-
-def _regimen(chart: Chart, total: MmeTotal, as_of: date) -> Regimen:
-    lines, excluded = total.lines, total.excluded
-    rows = tuple(_line_row(line, chart, as_of) for line in lines)
-    return Regimen(
-        rows=rows,
-        separate=tuple(_line_row(line, chart, as_of) for line in excluded),
-        total_text=format_mme(total.total_mme),
-        total_mme=total.total_mme,
-        complete=total.complete,
-        reasons=total.reasons,
-        anchors=to_anchors(line.ref for line in lines),
-    )
-
-
 def _names(chart: Chart, refs: tuple[str, ...], classes: set[DrugClass]) -> tuple[str, ...]:
     records = by_ref(chart)
     names = [
@@ -347,185 +235,3 @@ def _names(chart: Chart, refs: tuple[str, ...], classes: set[DrugClass]) -> tupl
         if r in records and records[r].classification.classes & classes
     ]
     return tuple(dict.fromkeys(names))
-
-
-def _naloxone(chart: Chart, as_of: date) -> Naloxone:
-    found = [
-        (day, m)
-        for m in chart.medications
-        if DrugClass.NALOXONE in m.classification.classes
-        and not m.entered_in_error
-        and (day := medication_date(m)) is not None
-        and day <= as_of
-    ]
-    if not found:
-        return Naloxone(False, None, None, ())
-    day, record = max(found, key=lambda item: item[0])
-    return Naloxone(True, day, record.text, to_anchors([record.ref]))
-
-
-def _risks(findings: tuple[Finding, ...]) -> tuple[RiskRow, ...]:
-    seen: set[str] = set()
-    rows = []
-    for f in findings:
-        topic = _SAME_TOPIC.get(f.code, f.code)
-        if f.code in _NOT_RISKS or topic in seen:
-            continue
-        seen.add(topic)
-        rows.append(
-            RiskRow(
-                f.code, str(f.severity), _short(f.text), f.citation.label, f.citation.url,
-                to_anchors(f.evidence),
-            )
-        )  # fmt: skip
-    return tuple(rows)
-
-
-def _short(text: str) -> str:
-    """A finding sentence without its closing parenthesised list when it runs long."""
-    if len(text) <= SHORT_RISK_CHARS or not text.endswith(").") or " (" not in text:
-        return text
-    depth = 0
-    for index in range(len(text) - 2, -1, -1):
-        depth += {")": 1, "(": -1}.get(text[index], 0)
-        if depth == 0:
-            return text[:index].rstrip() + "."
-    return text
-
-
-def _monitoring(
-    chart: Chart,
-    policy: ClinicPolicy,
-    as_of: date,
-    avail: Mapping[str, Availability],
-    terms: Terminology,
-    windows: tuple[SupplyWindow, ...],
-) -> tuple[MonitoringRow, ...]:
-    uds = evaluate_uds(chart, as_of, terminology=terms, windows=windows)
-    rows = []
-    for item in monitoring_status(chart, policy, as_of, terminology=terms):
-        block = avail[MONITORING_BLOCKS[item.key]]
-        detail = item.detail
-        refs = item.evidence
-        if item.key == "uds" and item.last_date is not None:
-            same_day = [u for u in uds if u.date == item.last_date]
-            unexpected = sorted({t for u in same_day for t in u.unexpected_found})
-            missing = sorted({t for u in same_day for t in u.expected_missing})
-            result = "as expected"
-            if unexpected or missing:
-                result = "; ".join(
-                    part
-                    for part in (
-                        "unexpected " + ", ".join(unexpected) if unexpected else "",
-                        "expected but not found " + ", ".join(missing) if missing else "",
-                    )
-                    if part
-                )
-            detail = f"Last result: {result}."
-        status = str(item.status)
-        if not block.available:
-            status, detail = "unknown", f"{block.label} could not be loaded; status unknown."
-        rows.append(
-            MonitoringRow(
-                item.key, item.label, status, item.last_date, item.due_date, detail,
-                to_anchors(refs),
-            )
-        )  # fmt: skip
-    return tuple(rows)
-
-
-def _ppact(chart: Chart) -> Ppact:
-    episode = ppact_episode(chart)
-    rows = []
-    for c in intake_discharge(chart):
-        bands = None
-        if c.intake and c.discharge and c.intake.band and c.discharge.band:
-            bands = f"{c.intake.band} -> {c.discharge.band}"
-        refs = [
-            *(c.intake.evidence if c.intake else ()),
-            *(c.discharge.evidence if c.discharge else ()),
-        ]
-        rows.append(
-            ProRow(
-                instrument=c.instrument,
-                label=PRO_LABELS[c.instrument],
-                intake=c.intake.score if c.intake else None,
-                intake_date=c.intake.date if c.intake else None,
-                discharge=c.discharge.score if c.discharge else None,
-                discharge_date=c.discharge.date if c.discharge else None,
-                change=c.change,
-                direction=c.direction,
-                band_change=bands,
-                anchors=to_anchors(refs),
-            )
-        )
-    if episode is None:
-        latest = {s.instrument: s for s in pro_scores(chart) if s.problem is None}
-        rows = [
-            ProRow(k, PRO_LABELS[k], None, None, s.score, s.date, None, "unknown", s.band,
-                   to_anchors(s.evidence))
-            for k in PRO_LABELS
-            if (s := latest.get(k)) is not None
-        ]  # fmt: skip
-    return Ppact(
-        enrolled=episode is not None,
-        start=episode.start if episode else None,
-        end=episode.end if episode else None,
-        status=episode.status if episode else None,
-        rows=tuple(rows),
-        goals=None,
-        anchors=to_anchors([episode.ref]) if episode else (),
-    )
-
-
-def _conditions(chart: Chart) -> tuple[ItemRow, ...]:
-    rows = [
-        ItemRow(
-            c.text or (c.codes[0].display if c.codes else None) or c.ref,
-            c.onset or c.recorded,
-            ", ".join(sorted(str(g) for g in c.groups)),
-            to_anchors([c.ref]),
-        )
-        for c in chart.conditions
-        if c.is_active and (c.groups & _PERTINENT_GROUPS or "problem-list-item" in c.categories)
-    ]
-    # Groups that change opioid risk first, then newest.
-    return tuple(sorted(rows, key=lambda r: (r.kind == "", -(r.day or date.min).toordinal())))
-
-
-def _treatments(chart: Chart, as_of: date, terms: Terminology) -> tuple[ItemRow, ...]:
-    """Non-opioid medicines active in the last 180 days, procedures and referrals."""
-    since = as_of - timedelta(days=180)
-    skip = {DrugClass.NALOXONE, DrugClass.BENZODIAZEPINE} | set(_CNS)
-    meds: dict[str, ItemRow] = {}
-    for m in sorted(chart.medications, key=lambda r: medication_date(r) or date.min):
-        day = medication_date(m)
-        if m.classification.is_opioid or m.classification.classes & skip or m.entered_in_error:
-            continue
-        if day is None or not since <= day <= as_of:
-            continue
-        name = m.text or m.ref
-        meds[name] = ItemRow(name, day, "medication", to_anchors([m.ref]))
-    others = [
-        ItemRow(p.text or p.ref, p.performed, "procedure", to_anchors([p.ref]))
-        for p in chart.procedures
-        if p.performed
-        and since <= p.performed <= as_of
-        and PDMP_GROUP not in terms.procedure_groups(p.codes)
-    ] + [
-        ItemRow(s.text or s.ref, s.authored_on, "referral", to_anchors([s.ref]))
-        for s in chart.service_requests
-        if s.status not in {"entered-in-error", "revoked"}
-        and s.authored_on
-        and since <= s.authored_on <= as_of
-    ]
-    return tuple(meds.values()) + tuple(others)
-
-
-_CNS = (
-    DrugClass.GABAPENTINOID,
-    DrugClass.Z_DRUG,
-    DrugClass.MUSCLE_RELAXANT,
-    DrugClass.BARBITURATE,
-    DrugClass.OTHER_CNS_DEPRESSANT,
-)

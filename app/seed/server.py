@@ -8,22 +8,24 @@ OperationOutcome text (R4 http.html#transaction: a transaction fails or succeeds
 
 Removal deletes exactly the resources that carry the tag: it searches `_tag` per type, keeps
 only results whose `meta.tag` really holds it (a server that ignored `_tag` must not get its
-other resources deleted), deletes them with batch Bundles in reverse load order, and repeats
-until a search finds none (searches bypass HAPI's 60-second result cache, which would
-otherwise answer with resources already deleted); a delete refused for a reference still
-pointing at the resource (HAPI's referential integrity, 409) succeeds on a later pass once the
-referrer is gone.
+other resources deleted), deletes them with batch Bundles, referrers before what they refer
+to, and repeats until a search finds none (searches bypass HAPI's 60-second result cache,
+which would otherwise answer with resources already deleted). A delete refused because a
+reference still points at the resource (HAPI's referential integrity, 409) succeeds on a later
+pass once the referrer is gone.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.fhir.client import FhirClient
 from app.fhir.errors import FhirRequestError, operation_outcome_text
-from app.seed.chunks import COHORT_TAG, Chunk, has_tag
+from app.seed.chunks import COHORT_TAG, Chunk, dependency_order, has_tag
 from app.synth.bundle import TYPE_ORDER
 
 log = logging.getLogger(__name__)
@@ -132,22 +134,36 @@ async def load_chunks(
     return report
 
 
+async def tagged_resources(
+    client: FhirClient, *, tag: str = COHORT_TAG, types: Sequence[str] = TYPE_ORDER
+) -> list[dict[str, Any]]:
+    """The resources of `types` carrying `tag` (checked on each one, not only searched for).
+
+    Raises:
+        FhirError: a search failed.
+    """
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource_type in types:
+        result = await client.search_detailed(
+            resource_type, [("_tag", tag), ("_count", "200")], fresh=True
+        )
+        for resource in result.matches:
+            if has_tag(resource, tag) and isinstance(resource.get("id"), str):
+                found.setdefault((resource_type, resource["id"]), resource)
+    return list(found.values())
+
+
 async def tagged_ids(
     client: FhirClient, *, tag: str = COHORT_TAG, types: Sequence[str] = TYPE_ORDER
 ) -> dict[str, list[str]]:
-    """Ids per type of the resources carrying `tag` (checked on each resource, not only searched).
+    """Ids per type of the resources carrying `tag`.
 
     Raises:
         FhirError: a search failed.
     """
     found: dict[str, list[str]] = {}
-    for resource_type in types:
-        result = await client.search_detailed(
-            resource_type, [("_tag", tag), ("_count", "200")], fresh=True
-        )
-        ids = [str(r["id"]) for r in result.matches if has_tag(r, tag) and "id" in r]
-        if ids:
-            found[resource_type] = list(dict.fromkeys(ids))
+    for resource in await tagged_resources(client, tag=tag, types=types):
+        found.setdefault(resource["resourceType"], []).append(resource["id"])
     return found
 
 
@@ -166,17 +182,18 @@ async def remove_tagged(
         FhirError: a search or a batch failed as a whole.
     """
     report = RemoveReport()
-    order = list(reversed(types))
     while True:
-        left = await tagged_ids(client, tag=tag, types=order)
+        left = await tagged_resources(client, tag=tag, types=list(reversed(types)))
         if not left:
             return report
         if report.passes >= MAX_REMOVE_PASSES:
-            counts = ", ".join(f"{t} {len(ids)}" for t, ids in left.items())
+            counts = Counter(r["resourceType"] for r in left)
+            listed = ", ".join(f"{t} {n}" for t, n in counts.items())
             detail = "; ".join(report.problems[-3:])
-            raise RemoveIncomplete(f"still tagged after {report.passes} passes: {counts}. {detail}")
+            raise RemoveIncomplete(f"still tagged after {report.passes} passes: {listed}. {detail}")
         report.passes += 1
-        targets = [(t, rid) for t in order for rid in left.get(t, [])]
+        # Referrers first (the reverse of the load order), so integrity checks rarely object.
+        targets = [(r["resourceType"], r["id"]) for r in reversed(dependency_order(left))]
         for start in range(0, len(targets), chunk_size):
             part = targets[start : start + chunk_size]
             await _delete(client, part, report)

@@ -142,34 +142,53 @@ async def save_summary(
         FhirError: the search or the write failed (the page says so).
     """
     identifier = summary_identifier(patient_id, as_of, text)
-    token = f"{IDENTIFIER_SYSTEM}|{identifier}"
     lock = _locks.setdefault(identifier, asyncio.Lock())
-    async with lock:
-        found = await client.search(
-            "DocumentReference", [("patient", patient_id), ("identifier", token)]
-        )
-        if found:
-            log.info("summary already in chart")
-            return SaveResult("exists", f"DocumentReference/{found[0].get('id')}")
-        resource = build_document_reference(
-            patient_id=patient_id, as_of=as_of, pdf=pdf, identifier=identifier, author=author
-        )
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "transaction",
-            "entry": [
-                {
-                    "fullUrl": f"urn:uuid:{uuid.uuid4()}",
-                    "resource": resource,
-                    "request": {
-                        "method": "POST",
-                        "url": "DocumentReference",
-                        "ifNoneExist": f"identifier={token}",
-                    },
-                }
-            ],
-        }
-        answer = await client.transaction(bundle)
+    try:
+        async with lock:
+            return await _save_once(
+                client, patient_id=patient_id, as_of=as_of, pdf=pdf, author=author,
+                identifier=identifier,
+            )  # fmt: skip
+    finally:
+        if not lock.locked():
+            _locks.pop(identifier, None)  # nobody else is saving this summary right now
+
+
+async def _save_once(
+    client: FhirClient,
+    *,
+    patient_id: str,
+    as_of: date,
+    pdf: bytes,
+    author: str | None,
+    identifier: str,
+) -> SaveResult:
+    token = f"{IDENTIFIER_SYSTEM}|{identifier}"
+    found = await client.search(
+        "DocumentReference", [("patient", patient_id), ("identifier", token)]
+    )
+    if found:
+        log.info("summary already in chart")
+        return SaveResult("exists", f"DocumentReference/{found[0].get('id')}")
+    resource = build_document_reference(
+        patient_id=patient_id, as_of=as_of, pdf=pdf, identifier=identifier, author=author
+    )
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": resource,
+                "request": {
+                    "method": "POST",
+                    "url": "DocumentReference",
+                    "ifNoneExist": f"identifier={token}",
+                },
+            }
+        ],
+    }
+    answer = await client.transaction(bundle)
     response = answer["entry"][0].get("response", {})
     status = str(response.get("status", ""))
     location = str(response.get("location", ""))

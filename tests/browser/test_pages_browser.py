@@ -136,7 +136,7 @@ def test_dashboard_table_sorts_by_a_column(page, app_server):
     header = page.locator("#opioids th").first
     header.get_by_role("button").click()
     assert header.get_attribute("aria-sort") == "ascending"
-    dates = page.locator("#opioids tbody tr td:first-child").all_inner_texts()
+    dates = page.locator("#opioids tbody tr:not(.note-text) td:first-child").all_inner_texts()
     assert dates == sorted(dates)
 
 
@@ -159,3 +159,28 @@ def test_save_to_chart_double_click_writes_one_document(page, app_server, artifa
     docs = [e["resource"] for e in found.get("entry", [])]
     assert len(docs) == 1
     assert docs[0]["identifier"][0]["system"] == IDENTIFIER_SYSTEM
+
+
+def test_one_section_can_be_copied_as_text(page, app_server):
+    page.context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=app_server.base_url
+    )
+    page.goto(app_server.url(app_server.launch(COMPLEX), "summary"))
+    first_point = page.locator(".talking li").first.inner_text().replace("evidence", "").strip()
+    page.get_by_role("button", name="Copy section: Talking points").click()
+    page.locator(".copy-status", has_text="Copied.").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.lower().startswith("talking points")
+    assert first_point in copied
+    assert "Risk findings".lower() not in copied.lower()
+
+
+def test_sections_without_granted_scope_are_shown_as_unavailable(page, app_server):
+    scope = "launch openid fhirUser patient/Patient.rs patient/Condition.rs patient/Observation.rs"
+    page.goto(app_server.url(app_server.launch(COMPLEX, scope=scope), "summary"))
+    regimen = page.locator("section.regimen")
+    assert "Medications unavailable." in regimen.inner_text()
+    assert "not granted read access to MedicationRequest" in regimen.inner_text()
+    assert page.locator("img[src^='data:image/svg+xml']").count() == 0
+    assert page.get_by_role("button", name="Save to chart").count() == 0
+    assert page.locator(".patient-banner .pt-name").inner_text() == "Avery Synth0001"

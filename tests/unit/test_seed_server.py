@@ -289,6 +289,19 @@ async def test_removal_searches_bypass_the_server_result_cache(fake_time):
     assert all(r.headers["Cache-Control"] == "no-cache" for r in searches)
 
 
+async def test_a_panel_is_deleted_before_the_observations_it_holds(fake_time):
+    member = resource("Observation", "a-member")
+    panel = resource("Observation", "z-panel", hasMember=[{"reference": "Observation/a-member"}])
+    server = FakeServer([member, panel])
+    with respx.mock(assert_all_called=False) as mock:
+        server.mount(mock)
+        async with client(fake_time) as fhir:
+            report = await remove_tagged(fhir, types=["Observation"])
+    urls = [e["request"]["url"] for p in server.posts for e in p["entry"]]
+    assert urls == ["Observation/z-panel", "Observation/a-member"]
+    assert report.passes == 1
+
+
 async def test_a_delete_refused_for_a_reference_succeeds_on_the_next_pass(fake_time):
     server = FakeServer(
         [resource("Patient", "p1"), resource("Observation", "o1")], conflicts={"Patient/p1"}
@@ -374,3 +387,20 @@ def test_ppact_seed_remove_deletes_the_cohort(capsys):
         in capsys.readouterr().out
     )
     assert set(server.store) == {"Patient/real-1"}
+
+
+def test_ppact_seed_names_an_unreachable_server_in_one_line(capsys, monkeypatch):
+    import logging
+
+    import app.seed
+
+    monkeypatch.setattr(app.seed, "SEED_RETRY", RetryPolicy(max_retries=0))
+    level = logging.getLogger("app.fhir").level
+    with respx.mock() as mock:
+        mock.post(BASE).mock(side_effect=httpx.ConnectError("refused"))
+        code = run_cli(["seed", "--fhir-base", BASE, "--patients", "1"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"ppact seed: {BASE}: FHIR server unreachable on transaction (retried)\n"
+    )
+    assert logging.getLogger("app.fhir").level == level  # restored after the command

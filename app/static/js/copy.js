@@ -25,7 +25,43 @@
     return Promise.resolve();
   }
 
+  // A small "Copy" button on each summary section (a section as plain text for a note).
+  function addSectionButtons() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-copy-section]"), function (section) {
+      var heading = section.querySelector("h2");
+      if (!heading) { return; }
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-section no-print";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy section: " + heading.textContent);
+      heading.appendChild(button);
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", addSectionButtons);
+  } else {
+    addSectionButtons();
+  }
+
+  function sectionText(section) {
+    var copy = section.cloneNode(true);
+    Array.prototype.forEach.call(copy.querySelectorAll("button, .chart-data"), function (node) {
+      node.parentNode.removeChild(node);
+    });
+    document.body.appendChild(copy);  // innerText needs a rendered node
+    copy.className += " offscreen";
+    var text = copy.innerText.replace(/\n{3,}/g, "\n\n").trim();
+    document.body.removeChild(copy);
+    return text;
+  }
+
   document.addEventListener("click", function (event) {
+    var sectionButton = event.target.closest(".copy-section");
+    if (sectionButton) {
+      copyText(sectionText(sectionButton.closest("[data-copy-section]")), sectionButton);
+      return;
+    }
     var button = event.target.closest(".js-copy, .js-print");
     if (!button) { return; }
     if (button.classList.contains("js-print")) { window.print(); return; }

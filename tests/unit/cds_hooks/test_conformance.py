@@ -137,6 +137,9 @@ def test_every_card_is_valid_and_has_no_null_or_empty_fields(client, complex_pat
                 assert re.fullmatch(r"[0-9a-f-]{36}", suggestion["uuid"])
             for reason in card.get("overrideReasons", []):
                 assert reason["display"]
+            if "overrideReasons" in card:  # order cards link to the app's summary
+                assert card["links"][0]["type"] == "smart"
+                assert card["links"][0]["url"].endswith("/launch")
     expected = {rule.id for rule in CARD_RULES}
     assert seen_rules == expected, expected - seen_rules
 

@@ -361,3 +361,27 @@ def test_cors_refuses_other_origins_and_other_paths(client):
 def test_json_error_bodies_are_json(client):
     response = client.post(SELECT, content=b"{")
     assert json.loads(response.text) == {"error": "body is not valid JSON"}
+
+
+def test_a_paged_prefetch_bundle_is_fetched_again_whole(make_client):
+    client = make_client(cds_fhir_servers=[FHIR])
+    chart = [
+        *monitored_cot_patient(PID),
+        dispense("benzo", ALPRAZOLAM, ANCHOR - timedelta(days=5), patient=PID),
+    ]
+    prefetch = prefetch_for(chart)
+    first_page = [
+        e for e in prefetch["medication-dispense"]["entry"] if "benzo" not in e["resource"]["id"]
+    ]
+    prefetch["medication-dispense"] = {
+        **searchset([e["resource"] for e in first_page]),
+        "link": [{"relation": "next", "url": f"{FHIR}/MedicationDispense?page=2"}],
+    }
+    calls: list[str] = []
+    with respx.mock() as router:
+        fake_fhir(router, chart, counter=calls)
+        response = client.post(
+            SELECT, json=body(prefetch=prefetch, fhirServer=FHIR, fhirAuthorization=token())
+        )
+    assert calls == ["/fhir/MedicationDispense"]
+    assert "coprescribing" in {c["source"]["topic"]["code"] for c in response.json()["cards"]}

@@ -19,6 +19,7 @@ from tests.unit.cds_hooks.support import (
     CARISOPRODOL,
     HYDROMORPHONE_2,
     OXY_5,
+    RXNORM,
     SNOMED,
     condition,
     dispense,
@@ -344,3 +345,46 @@ def test_patient_view_gives_one_status_card_with_a_smart_link(client):
     assert link["type"] == "smart"
     assert link["url"].endswith("/launch")
     assert "overrideReasons" not in card
+
+
+# --------------------------------------------------------------------------- draft shapes
+
+
+@pytest.mark.parametrize("by", ["id", "urn-uuid"])
+def test_a_draft_referencing_a_medication_inside_the_bundle_is_read(client, by):
+    order = draft(HYDROMORPHONE_2, per_day=8)
+    del order["medicationCodeableConcept"]
+    medication = {
+        "resourceType": "Medication",
+        "id": "med-1",
+        "code": {"coding": [{"system": RXNORM, "code": HYDROMORPHONE_2[0]}]},
+    }
+    full_url = "urn:uuid:0b7f4c1e-1d2a-4a57-9d7a-3f0c2b9e5d11"
+    order["medicationReference"] = {"reference": "Medication/med-1" if by == "id" else full_url}
+    body = hook_request(
+        "order-sign", PID, drafts=[order], prefetch=prefetch_for(monitored_cot_patient(PID))
+    )
+    body["context"]["draftOrders"]["entry"].append({"fullUrl": full_url, "resource": medication})
+    response = client.post(SIGN, json=body)
+    card = by_rule(response.json()["cards"])["mme-at-or-above-threshold"]
+    assert "95.0 MME/day" in card["summary"]
+    assert card["indicator"] == "critical"
+
+
+def test_patient_view_for_an_excluded_patient_says_the_alerts_do_not_apply(client):
+    chart = [
+        *monitored_cot_patient(PID),
+        condition("scd", SNOMED, "417357006", "Sickle cell disease", patient=PID),
+    ]
+    body = hook_request("patient-view", PID, prefetch=prefetch_for(chart))
+    (card,) = client.post(VIEW, json=body).json()["cards"]
+    assert card["summary"].startswith("Opioid alerts do not apply: sickle cell disease")
+    assert card["indicator"] == "info"
+
+
+def test_an_order_that_is_neither_opioid_nor_sedative_is_answered_without_the_chart(client):
+    amlodipine = medication_request("d-aml", "197361", "amlodipine 5 MG Oral Tablet", patient=PID)
+    body = hook_request("order-sign", PID, drafts=[amlodipine])  # no prefetch, no FHIR access
+    response = client.post(SIGN, json=body)
+    assert response.status_code == 200
+    assert response.json() == {"cards": []}

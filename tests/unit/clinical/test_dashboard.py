@@ -85,3 +85,17 @@ def test_pro_series_hold_the_scores_in_date_order():
     days = [day for day, _ in peg.points]
     assert days == sorted(days) and len(days) >= 2
     assert view.mme[-1].day == AS_OF
+
+
+def test_medication_rows_say_what_could_not_be_read():
+    from app.clinical.chart import build_chart
+    from tests.unit.clinical._views_data import opioid_request, patient
+
+    order = opioid_request("mr1", "2026-10-20", sig="take as directed")
+    del order["dosageInstruction"][0]["timing"]
+    del order["dosageInstruction"][0]["doseAndRate"]
+    chart = build_chart([patient(), order])
+    row = section(build_dashboard(chart, POLICY, AS_OF), "opioids").rows[0]
+    assert chart.medications[0].notes
+    assert row.text is not None and row.text.startswith("Could not read: ")
+    assert chart.medications[0].notes[0] in row.text

@@ -19,7 +19,7 @@ def test_script_names_the_patient_program_start_and_regimen():
     assert view.script.startswith(f"Hello {first_name}, this is Dr Quinn Testdoc")
     assert PROGRAM in view.script
     assert summary.ppact.start is not None
-    assert summary.ppact.start.isoformat() in view.script
+    assert f"which started on {summary.ppact.start.isoformat()}" in view.script
     for row in summary.regimen.rows:
         assert row.drug in view.script
     assert f"{summary.regimen.total_text} MME/day" in view.script

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -199,3 +200,38 @@ def test_style_values_that_could_break_out_are_dropped():
     assert "--ppact-text: #123456;" in css
     assert "--ppact-radius: 4px;" in css
     assert re.fullmatch(r":root \{\n(  --ppact-[a-z-]+: [^;{}]+;\n)+\}\n", css)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_concurrent_saves_of_one_summary_write_one_document(ehr):
+    from app.fhir.client import FhirClient
+    from app.web.writeback import save_summary
+
+    class SlowEhrClient(FhirClient):
+        async def search(self, resource_type, params):
+            found = await super().search(resource_type, params)
+            await asyncio.sleep(0.02)  # a real EHR is slow: concurrent clicks interleave here
+            return found
+
+    async with SlowEhrClient(ISS) as fhir:
+        results = await asyncio.gather(
+            *(
+                save_summary(
+                    fhir,
+                    patient_id="p1",
+                    as_of=AS_OF,
+                    text="same text",
+                    pdf=b"%PDF-1.4",
+                    author=None,
+                )
+                for _ in range(3)
+            )
+        )
+    assert sorted(r.outcome for r in results) == ["created", "exists", "exists"]
+    assert len(ehr.stored) == 1
+    assert ehr.stored[0]["identifier"][0]["value"].startswith("sha256-")

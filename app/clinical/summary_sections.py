@@ -1,0 +1,357 @@
+"""The blocks of the one-page summary, each built from the chart and the core's results.
+
+Split from `summary.py` (which assembles them into `SummaryView`): the current regimen with
+MME/day per drug (`mme.total_mme` lines), naloxone, the risk findings cut to the page, the
+monitoring table (`monitoring.monitoring_status` plus the last UDS result from
+`uds.evaluate_uds`), PPACT intake vs discharge (`pro.intake_discharge`), pertinent conditions and
+other treatments. Each row carries the dashboard anchors of the records it rests on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from app.clinical.mme import format_mme
+from app.clinical.model import Chart, ConditionGroup, DrugClass, Finding, MmeLine, MmeTotal
+from app.clinical.monitoring import PDMP_GROUP, monitoring_status
+from app.clinical.policy import ClinicPolicy
+from app.clinical.pro import intake_discharge, ppact_episode, pro_scores
+from app.clinical.supply import SupplyWindow
+from app.clinical.terminology import Terminology
+from app.clinical.uds import evaluate_uds
+from app.clinical.views import (
+    MONITORING_BLOCKS,
+    Availability,
+    by_ref,
+    last_fill,
+    medication_date,
+    prescriber_of,
+    sig_of,
+)
+from app.clinical.views import anchors as to_anchors
+
+#: Risk findings shown on the page; the rest are counted and live on the dashboard.
+MAX_RISKS = 6
+#: Longer risk sentences lose their closing parenthesis (drug lists); the dashboard has all.
+SHORT_RISK_CHARS = 110
+MAX_CONDITIONS = 6
+MAX_TREATMENTS = 6
+_NOT_RISKS = frozenset({"cot"})
+#: Findings that say the same thing on the page; the first (most urgent) one stands for all.
+_SAME_TOPIC = {
+    "opioid-benzo-coprescribing": "sedatives",
+    "opioid-cns-depressant-coprescribing": "sedatives",
+    "triple-threat": "sedatives",
+    "multiple-opioid-prescribers": "sources",
+    "multiple-pharmacies": "sources",
+}
+_PERTINENT_GROUPS = frozenset(ConditionGroup) - {ConditionGroup.PREGNANCY}
+
+
+@dataclass(frozen=True, slots=True)
+class RegimenRow:
+    """One current opioid: drug, sig, MME/day, long-acting, prescriber, last fill."""
+
+    drug: str
+    sig: str | None
+    mme_text: str  # "180" or "unknown"
+    mme_per_day: float | None
+    long_acting: bool
+    prescriber: str | None
+    last_fill: date | None
+    complete: bool
+    notes: tuple[str, ...]
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Regimen:
+    rows: tuple[RegimenRow, ...]
+    separate: tuple[RegimenRow, ...]  # buprenorphine/methadone for OUD: not in the total
+    total_text: str
+    total_mme: float
+    complete: bool
+    reasons: tuple[str, ...]
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Naloxone:
+    on_record: bool
+    last_date: date | None
+    drug: str | None
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRow:
+    code: str
+    severity: str
+    text: str
+    citation: str
+    citation_url: str
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringRow:
+    key: str
+    label: str
+    status: str  # overdue | due-soon | done | never | unknown (data unavailable)
+    last_date: date | None
+    due_date: date | None
+    detail: str | None
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProRow:
+    instrument: str
+    label: str
+    intake: float | None
+    intake_date: date | None
+    discharge: float | None
+    discharge_date: date | None
+    change: float | None
+    direction: str
+    band_change: str | None  # "moderate -> mild"
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ppact:
+    enrolled: bool
+    start: date | None
+    end: date | None
+    status: str | None
+    rows: tuple[ProRow, ...]
+    goals: str | None
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """A condition, treatment or referral: text, date, anchors."""
+
+    text: str
+    day: date | None
+    kind: str
+    anchors: tuple[str, ...]
+
+
+PRO_LABELS = {"peg": "PEG (pain, 0-10)", "phq9": "PHQ-9 (depression, 0-27)", "gad7": "GAD-7 (0-21)"}
+
+
+def _line_row(line: MmeLine, chart: Chart, as_of: date) -> RegimenRow:
+    records = by_ref(chart)
+    record = records.get(line.ref)
+    return RegimenRow(
+        drug=line.display or (record.text if record else None) or line.ref,
+        sig=sig_of(record, records) if record else None,
+        mme_text=format_mme(line.mme_per_day) if line.mme_per_day is not None else "unknown",
+        mme_per_day=line.mme_per_day,
+        long_acting=line.long_acting,
+        prescriber=prescriber_of(record, records) if record else None,
+        last_fill=last_fill(record, chart.medications, as_of) if record else None,
+        complete=line.complete,
+        notes=line.notes,
+        anchors=to_anchors([line.ref]),
+    )
+
+
+def regimen(chart: Chart, total: MmeTotal, as_of: date) -> Regimen:
+    lines, excluded = total.lines, total.excluded
+    rows = tuple(_line_row(line, chart, as_of) for line in lines)
+    return Regimen(
+        rows=rows,
+        separate=tuple(_line_row(line, chart, as_of) for line in excluded),
+        total_text=format_mme(total.total_mme),
+        total_mme=total.total_mme,
+        complete=total.complete,
+        reasons=total.reasons,
+        anchors=to_anchors(line.ref for line in lines),
+    )
+
+
+def naloxone(chart: Chart, as_of: date) -> Naloxone:
+    found = [
+        (day, m)
+        for m in chart.medications
+        if DrugClass.NALOXONE in m.classification.classes
+        and not m.entered_in_error
+        and (day := medication_date(m)) is not None
+        and day <= as_of
+    ]
+    if not found:
+        return Naloxone(False, None, None, ())
+    day, record = max(found, key=lambda item: item[0])
+    return Naloxone(True, day, record.text, to_anchors([record.ref]))
+
+
+def risks(findings: tuple[Finding, ...]) -> tuple[RiskRow, ...]:
+    seen: set[str] = set()
+    rows = []
+    for f in findings:
+        topic = _SAME_TOPIC.get(f.code, f.code)
+        if f.code in _NOT_RISKS or topic in seen:
+            continue
+        seen.add(topic)
+        rows.append(
+            RiskRow(
+                f.code, str(f.severity), _short(f.text), f.citation.label, f.citation.url,
+                to_anchors(f.evidence),
+            )
+        )  # fmt: skip
+    return tuple(rows)
+
+
+def _short(text: str) -> str:
+    """A finding sentence without its closing parenthesised list when it runs long."""
+    if len(text) <= SHORT_RISK_CHARS or not text.endswith(").") or " (" not in text:
+        return text
+    depth = 0
+    for index in range(len(text) - 2, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[index], 0)
+        if depth == 0:
+            return text[:index].rstrip() + "."
+    return text
+
+
+def monitoring(
+    chart: Chart,
+    policy: ClinicPolicy,
+    as_of: date,
+    avail: Mapping[str, Availability],
+    terms: Terminology,
+    windows: tuple[SupplyWindow, ...],
+) -> tuple[MonitoringRow, ...]:
+    uds = evaluate_uds(chart, as_of, terminology=terms, windows=windows)
+    rows = []
+    for item in monitoring_status(chart, policy, as_of, terminology=terms):
+        block = avail[MONITORING_BLOCKS[item.key]]
+        detail = item.detail
+        refs = item.evidence
+        if item.key == "uds" and item.last_date is not None:
+            same_day = [u for u in uds if u.date == item.last_date]
+            unexpected = sorted({t for u in same_day for t in u.unexpected_found})
+            missing = sorted({t for u in same_day for t in u.expected_missing})
+            result = "as expected"
+            if unexpected or missing:
+                result = "; ".join(
+                    part
+                    for part in (
+                        "unexpected " + ", ".join(unexpected) if unexpected else "",
+                        "expected but not found " + ", ".join(missing) if missing else "",
+                    )
+                    if part
+                )
+            detail = f"Last result: {result}."
+        status = str(item.status)
+        if not block.available:
+            status, detail = "unknown", f"{block.label} could not be loaded; status unknown."
+        rows.append(
+            MonitoringRow(
+                item.key, item.label, status, item.last_date, item.due_date, detail,
+                to_anchors(refs),
+            )
+        )  # fmt: skip
+    return tuple(rows)
+
+
+def ppact(chart: Chart) -> Ppact:
+    episode = ppact_episode(chart)
+    rows = []
+    for c in intake_discharge(chart):
+        bands = None
+        if c.intake and c.discharge and c.intake.band and c.discharge.band:
+            bands = f"{c.intake.band} -> {c.discharge.band}"
+        refs = [
+            *(c.intake.evidence if c.intake else ()),
+            *(c.discharge.evidence if c.discharge else ()),
+        ]
+        rows.append(
+            ProRow(
+                instrument=c.instrument,
+                label=PRO_LABELS[c.instrument],
+                intake=c.intake.score if c.intake else None,
+                intake_date=c.intake.date if c.intake else None,
+                discharge=c.discharge.score if c.discharge else None,
+                discharge_date=c.discharge.date if c.discharge else None,
+                change=c.change,
+                direction=c.direction,
+                band_change=bands,
+                anchors=to_anchors(refs),
+            )
+        )
+    if episode is None:
+        latest = {s.instrument: s for s in pro_scores(chart) if s.problem is None}
+        rows = [
+            ProRow(k, PRO_LABELS[k], None, None, s.score, s.date, None, "unknown", s.band,
+                   to_anchors(s.evidence))
+            for k in PRO_LABELS
+            if (s := latest.get(k)) is not None
+        ]  # fmt: skip
+    return Ppact(
+        enrolled=episode is not None,
+        start=episode.start if episode else None,
+        end=episode.end if episode else None,
+        status=episode.status if episode else None,
+        rows=tuple(rows),
+        goals=None,
+        anchors=to_anchors([episode.ref]) if episode else (),
+    )
+
+
+def conditions(chart: Chart) -> tuple[ItemRow, ...]:
+    rows = [
+        ItemRow(
+            c.text or (c.codes[0].display if c.codes else None) or c.ref,
+            c.onset or c.recorded,
+            ", ".join(sorted(str(g) for g in c.groups)),
+            to_anchors([c.ref]),
+        )
+        for c in chart.conditions
+        if c.is_active and (c.groups & _PERTINENT_GROUPS or "problem-list-item" in c.categories)
+    ]
+    # Groups that change opioid risk first, then newest.
+    return tuple(sorted(rows, key=lambda r: (r.kind == "", -(r.day or date.min).toordinal())))
+
+
+def treatments(chart: Chart, as_of: date, terms: Terminology) -> tuple[ItemRow, ...]:
+    """Non-opioid medicines active in the last 180 days, procedures and referrals."""
+    since = as_of - timedelta(days=180)
+    skip = {DrugClass.NALOXONE, DrugClass.BENZODIAZEPINE} | set(_CNS)
+    meds: dict[str, ItemRow] = {}
+    for m in sorted(chart.medications, key=lambda r: medication_date(r) or date.min):
+        day = medication_date(m)
+        if m.classification.is_opioid or m.classification.classes & skip or m.entered_in_error:
+            continue
+        if day is None or not since <= day <= as_of:
+            continue
+        name = m.text or m.ref
+        meds[name] = ItemRow(name, day, "medication", to_anchors([m.ref]))
+    others = [
+        ItemRow(p.text or p.ref, p.performed, "procedure", to_anchors([p.ref]))
+        for p in chart.procedures
+        if p.performed
+        and since <= p.performed <= as_of
+        and PDMP_GROUP not in terms.procedure_groups(p.codes)
+    ] + [
+        ItemRow(s.text or s.ref, s.authored_on, "referral", to_anchors([s.ref]))
+        for s in chart.service_requests
+        if s.status not in {"entered-in-error", "revoked"}
+        and s.authored_on
+        and since <= s.authored_on <= as_of
+    ]
+    return tuple(meds.values()) + tuple(others)
+
+
+_CNS = (
+    DrugClass.GABAPENTINOID,
+    DrugClass.Z_DRUG,
+    DrugClass.MUSCLE_RELAXANT,
+    DrugClass.BARBITURATE,
+    DrugClass.OTHER_CNS_DEPRESSANT,
+)
