@@ -77,15 +77,15 @@ class AuditLog:
             detail: A short non-clinical note (truncated to 200 characters).
             at: When; defaults to now (UTC).
         """
+        # Stored as UTC: SQLite keeps the wall-clock digits only, so another zone's time would
+        # shift; PostgreSQL enforces the column lengths (a fhirUser URL can be long), SQLite not.
+        values = {"event": event, "user": user, "patient": patient, "launch": launch}
         with self._engine.begin() as conn:
             conn.execute(
                 insert(AUDIT_LOG).values(
-                    at=at or datetime.now(UTC),
-                    event=event[:64],
-                    user=user,
-                    patient=patient,
-                    launch=launch,
+                    at=_utc(at or datetime.now(UTC)),
                     detail=detail[:MAX_DETAIL] if detail else None,
+                    **{name: _clip(name, value) for name, value in values.items()},
                 )
             )
 
@@ -98,7 +98,7 @@ class AuditLog:
             rows = conn.execute(query).all()
         return [
             AuditEntry(
-                at=row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC),
+                at=_utc(row.at),
                 event=row.event,
                 user=row.user,
                 patient=row.patient,
@@ -107,6 +107,17 @@ class AuditLog:
             )
             for row in rows
         ]
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC; naive values (SQLite returns them) are UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _clip(column: str, value: str | None) -> str | None:
+    """``value`` cut to the column's length (the start of a reference identifies it)."""
+    length = getattr(AUDIT_LOG.c[column].type, "length", None)
+    return value[:length] if value is not None and length else value
 
 
 class LaunchLike(Protocol):

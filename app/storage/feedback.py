@@ -150,6 +150,12 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _clip(column: Column[str], value: str | None) -> str | None:
+    """``value`` cut to the column's length (SQLite ignores lengths, PostgreSQL refuses)."""
+    length = getattr(column.type, "length", None)
+    return value[:length] if value is not None and length else value
+
+
 class FeedbackStore:
     """Cards issued, feedback, snoozes and the per-rule report, on one SQL engine."""
 
@@ -204,9 +210,10 @@ class FeedbackStore:
             "patient_id": card.patient_id if card else None,
             "outcome": item.outcome,
             "accepted_suggestions": json.dumps(list(item.accepted_suggestions)),
-            "reason_system": item.reason_system,
-            "reason_code": item.reason_code,
-            "reason_display": item.reason_display,
+            # Reason codings come from the EHR unbounded; PostgreSQL enforces column lengths.
+            "reason_system": _clip(FEEDBACK.c.reason_system, item.reason_system),
+            "reason_code": _clip(FEEDBACK.c.reason_code, item.reason_code),
+            "reason_display": _clip(FEEDBACK.c.reason_display, item.reason_display),
             "user_comment": item.user_comment,
             "outcome_at": outcome_at,
             "received_at": datetime.now(UTC),
@@ -223,7 +230,7 @@ class FeedbackStore:
                                 "rule": card.rule,
                                 "starts_at": outcome_at,
                                 "until": outcome_at + timedelta(days=snooze_days),
-                                "reason_code": item.reason_code or "snooze",
+                                "reason_code": row["reason_code"] or "snooze",
                                 "card_uuid": item.card_uuid,
                             }
                         ],

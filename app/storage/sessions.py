@@ -29,7 +29,8 @@ from typing import Any, Protocol
 
 import redis
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Column, Float, LargeBinary, String, Table, delete, insert, select
+from sqlalchemy import Column, Float, LargeBinary, String, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from app.storage.db import METADATA
@@ -84,12 +85,19 @@ class SqlKeyValueStore:
     def put(self, key: str, value: bytes, ttl_seconds: int) -> None:
         """Store ``value`` under ``key`` for ``ttl_seconds``."""
         now = self._clock()
+        # An upsert, not delete-then-insert: on PostgreSQL two tabs of one session writing its
+        # key at once made the second insert fail with a unique violation.
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        row = dialect.insert(SESSION_VALUES).values(
+            key=key, value=value, expires_at=now + ttl_seconds
+        )
+        upsert = row.on_conflict_do_update(
+            index_elements=[SESSION_VALUES.c.key],
+            set_={"value": row.excluded.value, "expires_at": row.excluded.expires_at},
+        )
         with self._engine.begin() as conn:
             conn.execute(delete(SESSION_VALUES).where(SESSION_VALUES.c.expires_at <= now))
-            conn.execute(delete(SESSION_VALUES).where(SESSION_VALUES.c.key == key))
-            conn.execute(
-                insert(SESSION_VALUES).values(key=key, value=value, expires_at=now + ttl_seconds)
-            )
+            conn.execute(upsert)
 
     def get(self, key: str) -> bytes | None:
         """The value, or None when absent or expired."""
