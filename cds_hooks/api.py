@@ -26,6 +26,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.clinical.terminology import load_terminology
 from app.settings import Settings
 from app.storage.feedback import FeedbackStore
+from app.storage.replay import (
+    CachedReplayStore,
+    RedisReplayStore,
+    ReplayStore,
+    SqlReplayStore,
+)
 from cds_hooks.auth import JwtVerifier, parse_issuers
 from cds_hooks.errors import CdsAuthError, ServiceError
 from cds_hooks.feedback import store_feedback
@@ -178,10 +184,17 @@ def install(app: FastAPI, settings: Settings, engine: Engine) -> CdsHooksService
         ValueError: `cds_trusted_issuers` is not valid (one line naming the entry).
     """
     store = FeedbackStore(engine)
+    # The jti replay cache is shared by every instance: Redis when configured, else the SQL store.
+    shared: ReplayStore = (
+        RedisReplayStore.from_url(settings.redis_url)
+        if settings.redis_url
+        else SqlReplayStore(engine)
+    )
     verifier = JwtVerifier(
         parse_issuers(settings.cds_trusted_issuers),
         leeway_seconds=settings.cds_jwt_leeway_seconds,
         allow_unsigned=settings.cds_allow_unsigned,
+        replay=CachedReplayStore(shared),
     )
     if settings.cds_allow_unsigned:
         log.warning("PPACT_CDS_ALLOW_UNSIGNED is set: CDS calls without a JWT are accepted")

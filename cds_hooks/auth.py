@@ -10,7 +10,9 @@ docs/standards.md section 3:
   `none` and HS* are refused before anything else is read;
 - `aud` must equal the public URL of the endpoint called (string or array), never a Host header;
 - `exp` and `iat` are required, `nbf` honoured, all with a small leeway; `jti` is required and
-  kept in a replay cache until the token expires.
+  kept in a replay cache until the token expires. The cache is the product's shared store
+  (`app.storage.replay`: Redis or the SQL database), so a token replayed to another instance of
+  the service is refused too; this process's memory only answers for ids it has already seen.
 
 Unsigned calls pass only when `PPACT_CDS_ALLOW_UNSIGNED=true` (development and tests).
 
@@ -20,6 +22,7 @@ replayed token (-> 401).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -34,6 +37,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from app.storage.replay import MemoryReplayStore, ReplayStore, replay_key
 from cds_hooks.errors import CdsAuthError
 
 log = logging.getLogger(__name__)
@@ -120,6 +124,8 @@ class JwtVerifier:
         allow_unsigned: accept calls without Authorization (development only).
         clock: seconds since the epoch (tests freeze it).
         transport: httpx transport for JWKS fetches (tests).
+        replay: the shared `jti` replay store (`app.storage.replay`); by default this
+            process's memory, which protects a single instance only.
     """
 
     def __init__(
@@ -130,6 +136,7 @@ class JwtVerifier:
         allow_unsigned: bool = False,
         clock: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
+        replay: ReplayStore | None = None,
     ) -> None:
         self._issuers = dict(issuers)
         self._leeway = leeway_seconds
@@ -137,7 +144,7 @@ class JwtVerifier:
         self._clock = clock
         self._transport = transport
         self._jwks: dict[str, tuple[KeySet, float]] = {}
-        self._seen: dict[tuple[str, str], float] = {}
+        self._replay: ReplayStore = replay or MemoryReplayStore(clock=clock)
 
     async def verify(self, authorization: str | None, audiences: Sequence[str]) -> Caller | None:
         """Verify the Authorization header for a call to one of `audiences` (endpoint URLs).
@@ -175,7 +182,20 @@ class JwtVerifier:
             raise CdsAuthError(f"alg {alg} is not accepted for this issuer")
         claims = await self._verified_claims(token, header, issuer, alg)
         self._check_claims(claims, issuer, audiences)
+        await self._claim_jti(issuer.iss, str(claims["jti"]), float(claims["exp"]))
         return Caller(issuer.iss, str(claims["jti"]), claims.get("tenant"))
+
+    async def _claim_jti(self, iss: str, jti: str, exp: float) -> None:
+        """Record the token id in the replay store until it expires; refuse a second use."""
+        try:
+            claimed = await asyncio.to_thread(
+                self._replay.claim, replay_key(iss, jti), exp + self._leeway
+            )
+        except Exception as exc:  # the store is down: refuse rather than accept a replay
+            log.error("cds jti replay store failed", extra={"error": type(exc).__name__})
+            raise CdsAuthError("the token could not be checked for replay") from None
+        if not claimed:
+            raise CdsAuthError("jti was already used")
 
     async def _verified_claims(
         self, token: str, header: Mapping[str, Any], issuer: TrustedIssuer, alg: str
@@ -223,15 +243,8 @@ class JwtVerifier:
             raise CdsAuthError("iat is in the future")
         if issuer.tenant is not None and claims.get("tenant") != issuer.tenant:
             raise CdsAuthError("tenant does not match")
-        self._prune(now)
-        key = (issuer.iss, str(claims["jti"]))
-        if key in self._seen:
-            raise CdsAuthError("jti was already used")
-        self._seen[key] = float(claims["exp"]) + self._leeway
-
-    def _prune(self, now: float) -> None:
-        if len(self._seen) > 1000 or any(v < now for v in list(self._seen.values())[:16]):
-            self._seen = {k: v for k, v in self._seen.items() if v >= now}
+        if not isinstance(claims["exp"], int | float):
+            raise CdsAuthError("exp is not a number")
 
     def _may_refetch(self, url: str) -> bool:
         cached = self._jwks.get(url)

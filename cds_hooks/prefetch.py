@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any
 
 from app.fhir.client import FhirClient, RetryPolicy, SearchLimits
-from app.fhir.load import _resolve_medications, _run_query
+from app.fhir.load import resolve_medications, run_query
 from app.fhir.queries import FhirQuery, patient_queries
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ async def gather_patient_data(
     wanted = [(key, queries[qid]) for key in missing for qid in PREFETCH_SECTIONS[key]]
     semaphore = asyncio.Semaphore(len(wanted) + 1)
     tasks = {
-        asyncio.ensure_future(_run_query(client, query, patient_id, semaphore)): (key, query)
+        asyncio.ensure_future(run_query(client, query, patient_id, semaphore)): (key, query)
         for key, query in wanted
     }
     gaps: list[str] = []
@@ -215,7 +215,7 @@ async def gather_patient_data(
             try:
                 round_trips += 1
                 medications, status = await asyncio.wait_for(
-                    _resolve_medications(client, resources, asyncio.Semaphore(8)), remaining
+                    resolve_medications(client, resources, asyncio.Semaphore(8)), remaining
                 )
                 if medications:
                     kept["medication-reference"] = _collection(medications)

@@ -38,9 +38,11 @@ DEFAULT_RESOURCE_TYPES: tuple[str, ...] = (
     "ServiceRequest",
     "CarePlan",
     "EpisodeOfCare",
+    "Goal",
 )
 """Resource types the summary reads (standards.md section 1, "Scopes, minimal", plus the
-PDMP-check Procedures, visits, UDS orders and the PPACT episode the COT monitoring needs)."""
+PDMP-check Procedures, visits, UDS orders, the PPACT episode the COT monitoring needs and the
+patient's goals for the PPACT intake vs discharge comparison)."""
 
 SYSTEM_RESOURCE_TYPES: tuple[str, ...] = ("Group", *DEFAULT_RESOURCE_TYPES)
 """Resource types the clinic console exports through Backend Services."""

@@ -59,7 +59,7 @@ _NESTED_BUNDLE_DEPTH = 3
 _HARMLESS_TYPES = frozenset(
     """Medication Practitioner PractitionerRole Organization Location RelatedPerson Provenance
     AuditEvent Device Coverage Claim ExplanationOfBenefit Immunization AllergyIntolerance CareTeam
-    Goal DiagnosticReport ImagingStudy SupplyDelivery Questionnaire Media Binary Appointment
+    DiagnosticReport ImagingStudy SupplyDelivery Questionnaire Media Binary Appointment
     Specimen Endpoint HealthcareService FamilyMemberHistory""".split()
 )
 _NAMED_TYPES = ("Practitioner", "Organization", "Location", "PractitionerRole")

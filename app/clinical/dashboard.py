@@ -3,8 +3,8 @@
 PPACT gave the PCP "a dashboard of all assessment information in the chart" (product.md): MME
 and PEG/PHQ-9/GAD-7 trends, opioid prescription and dispense history with early refills and
 overlaps marked, urine drug screens with results, agreements, PDMP checks, weekly progress notes
-(newest first), encounters and the findings with their evidence. Each section says which data
-it used and whether that data loaded completely (`views.availability`).
+(newest first), encounters, the patient's goals and the findings with their evidence. Each
+section says which data it used and whether that data loaded completely (`views.availability`).
 
 Every record gets a row whose HTML id is `views.anchor(ref)`, so each evidence link on the
 summary lands on a row here; records no section shows are listed under "Other records".
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.clinical.findings import build_context, evaluate_context
+from app.clinical.goals import goal_progress, status_label
 from app.clinical.model import Chart, DrugClass, Finding, MedicationKind, Quantity
 from app.clinical.monitoring import PDMP_GROUP
 from app.clinical.policy import ClinicPolicy
@@ -114,6 +115,7 @@ def build_dashboard(
         _medications(chart, findings, avail, opioids=False),
         _uds(chart, as_of, avail, terms, ctx.windows),
         _scores(chart, avail),
+        _goals(chart, as_of, avail),
         _documents(chart, avail, agreements=True),
         _pdmp(chart, avail, terms),
         _documents(chart, avail, agreements=False),
@@ -280,6 +282,29 @@ def _scores(chart: Chart, avail: Mapping[str, Availability]) -> Section:
         "scores", "PEG, PHQ-9 and GAD-7 scores; PPACT", columns, rows, avail["pro"],
         "No scores recorded.",
     )  # fmt: skip
+
+
+def _goals(chart: Chart, as_of: date, avail: Mapping[str, Availability]) -> Section:
+    """Every goal; the PPACT ones say "PPACT" and carry their discharge direction."""
+    episode = ppact_episode(chart)
+    progress = (
+        {g.ref: g for g in goal_progress(chart, as_of=as_of, episode=episode)} if episode else {}
+    )
+    rows = []
+    for goal in chart.goals:
+        p = progress.get(goal.ref)
+        rows.append(
+            Row(
+                anchor(goal.ref),
+                goal.start,
+                (_day(goal.start), goal.description or "", goal.lifecycle_status or "",
+                 status_label(goal) or "", _day(goal.status_date), _day(goal.target_due),
+                 f"PPACT: {p.direction}" if p else ""),
+                text="; ".join(goal.annotations) or None,
+            )
+        )  # fmt: skip
+    columns = ("Start", "Goal", "Lifecycle", "Achievement", "Status date", "Due", "Program")
+    return _section("goals", "Patient goals", columns, rows, avail["goals"], "No goals on record.")
 
 
 def _documents(chart: Chart, avail: Mapping[str, Availability], *, agreements: bool) -> Section:

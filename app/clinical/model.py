@@ -366,6 +366,32 @@ class EpisodeRecord:
     start: date | None = None
     end: date | None = None
     notes: tuple[str, ...] = ()
+    goal_refs: tuple[str, ...] = ()  # CarePlan.goal: "Goal/id" of the goals it pursues
+
+
+@dataclass(frozen=True, slots=True)
+class GoalRecord:
+    """A FHIR R4 Goal: what the patient wants to be able to do, and how far they got.
+
+    `achievement_status` is the code of Goal.achievementStatus (goal-achievement value set:
+    in-progress, improving, worsening, no-change, achieved, sustaining, not-achieved,
+    no-progress, not-attainable), `achievement_display` its display or text; `status_date` is
+    when that status was set (Goal.statusDate). `notes`, as on every record, hold the data
+    problems met while reading it; the clinician's notes on the goal are `annotations`.
+    """
+
+    ref: str
+    description: str | None = None
+    description_codes: tuple[Code, ...] = ()
+    lifecycle_status: str | None = None
+    achievement_status: str | None = None
+    achievement_display: str | None = None
+    start: date | None = None
+    target_due: date | None = None
+    status_date: date | None = None
+    categories: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()  # Goal.note texts, as written
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +413,7 @@ class Chart:
     service_requests: tuple[ServiceRequestRecord, ...] = ()
     episodes: tuple[EpisodeRecord, ...] = ()
     problems: tuple[str, ...] = ()
+    goals: tuple[GoalRecord, ...] = ()
 
 
 # --------------------------------------------------------------------------- findings

@@ -29,7 +29,8 @@ class OutreachView:
         program_start: PPACT episode start, when on record.
         regimen: one line per current opioid ("oxycodone 30 mg tablet: take 1 every 6 hours").
         total_mme_text: "360.0 MME/day" (with "incomplete" when it is).
-        goals: goals on record, or None (the script then asks for them).
+        goals: the descriptions of the PPACT goals on record (`summary.Ppact.goals`); empty
+            when none are (the script then asks for them).
         script: the whole call as plain text, paragraphs separated by a blank line.
     """
 
@@ -39,7 +40,7 @@ class OutreachView:
     program_start: date | None
     regimen: tuple[str, ...]
     total_mme_text: str
-    goals: str | None
+    goals: tuple[str, ...]
     script: str
 
 
@@ -60,7 +61,15 @@ def build_outreach(summary: SummaryView, *, caller: str | None = None) -> Outrea
     if not available:
         total = "unknown (medications could not be loaded)"
     start = summary.ppact.start
-    goals = summary.ppact.goals
+    goals_loaded = summary.availability["goals"].available
+    goals = tuple(goal.description for goal in summary.ppact.goals) if goals_loaded else ()
+    goals_line = (
+        f"The goals on record are: {'; '.join(goals)}. Are these still what matters most to you?"
+        if goals
+        else f"Goals: {BLANK}"
+    )
+    if not goals_loaded:
+        goals_line = f"Goals: {BLANK} (goals could not be loaded from the chart; ask)"
     meds_text = (
         "\n".join(f"  - {line}" for line in regimen)
         if regimen
@@ -83,8 +92,7 @@ def build_outreach(summary: SummaryView, *, caller: str | None = None) -> Outrea
         "Here is what I have on your list today; please tell me if anything is different:\n"
         + meds_text
         + f"\n  Total: {total}.",
-        "What would you most like to be able to do that pain gets in the way of now? "
-        + (f"On record: {goals}." if goals else f"Goals: {BLANK}"),
+        "What would you most like to be able to do that pain gets in the way of now? " + goals_line,
         "How have your mood and sleep been over the past two weeks?",
         "Next steps: the program team will call to schedule your first session. You can reach "
         f"me at {BLANK}. Do you have any questions for me?",

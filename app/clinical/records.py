@@ -13,6 +13,7 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 from app.clinical.fhirjson import (
@@ -28,6 +29,7 @@ from app.clinical.fhirjson import (
     parse_date,
     period,
     quantity,
+    quantity_days,
     reference_display,
     reference_string,
     relative_reference,
@@ -41,6 +43,7 @@ from app.clinical.model import (
     DocumentRecord,
     EncounterRecord,
     EpisodeRecord,
+    GoalRecord,
     ObservationComponent,
     ObservationRecord,
     PatientInfo,
@@ -414,6 +417,7 @@ def _episode(
     concepts = as_list(resource.get(key))
     start, end = period(resource.get("period"), notes, "period")
     text = text_of(resource.get("title")) or text_of(resource.get("description"))
+    goals = (relative_reference(reference_string(g)) for g in as_list(resource.get("goal")))
     return EpisodeRecord(
         ref=ref,
         type_codes=concepts_codes(concepts),
@@ -422,7 +426,54 @@ def _episode(
         start=start,
         end=end,
         notes=tuple(notes),
+        goal_refs=tuple(g for g in goals if g),
     )
+
+
+def _goal(resource: Mapping[str, Any], ref: str, notes: list[str], context: ReaderContext) -> Any:
+    """Goal (R4; US Core Goal: lifecycleStatus, description, subject, target.dueDate)."""
+    description = resource.get("description")
+    text = concept_text(description)
+    if text is None:
+        notes.append("no description text")
+    start = parse_date(resource.get("startDate"), notes, "startDate")
+    if start is None and "startCodeableConcept" in resource:
+        notes.append("start given as a code only")
+    achievement = resource.get("achievementStatus")
+    achievement_codes = codings(achievement)
+    annotations = (text_of(as_dict(n).get("text")) for n in as_list(resource.get("note")))
+    return GoalRecord(
+        ref=ref,
+        description=text,
+        description_codes=codings(description),
+        lifecycle_status=text_of(resource.get("lifecycleStatus")),
+        achievement_status=achievement_codes[0].code if achievement_codes else None,
+        achievement_display=concept_text(achievement),
+        start=start,
+        target_due=_goal_due(resource.get("target"), start, notes),
+        status_date=parse_date(resource.get("statusDate"), notes, "statusDate"),
+        categories=category_codes(resource.get("category")),
+        annotations=tuple(a for a in annotations if a),
+        notes=tuple(notes),
+    )
+
+
+def _goal_due(targets: object, start: date | None, notes: list[str]) -> date | None:
+    """The earliest target.dueDate, or startDate + target.dueDuration."""
+    days: list[date] = []
+    for raw in as_list(targets):
+        target = as_dict(raw)
+        if "dueDate" in target:
+            due = parse_date(target.get("dueDate"), notes, "target.dueDate")
+            if due is not None:
+                days.append(due)
+        elif "dueDuration" in target:
+            length = quantity_days(quantity(target.get("dueDuration")), notes, "target.dueDuration")
+            if length is not None and start is not None:
+                days.append(start + timedelta(days=round(length)))
+            elif length is not None:
+                notes.append("target.dueDuration without a startDate; no due date")
+    return min(days, default=None)
 
 
 def _first_code(concept: object) -> str | None:
@@ -444,5 +495,6 @@ READERS: dict[str, tuple[str, Reader]] = {
     "ServiceRequest": ("service_requests", _service_request),
     "EpisodeOfCare": ("episodes", _episode),
     "CarePlan": ("episodes", _episode),
+    "Goal": ("goals", _goal),
 }
 READERS_BY_FIELD = tuple(dict.fromkeys(field for field, _ in READERS.values()))

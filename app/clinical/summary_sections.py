@@ -3,8 +3,9 @@
 Split from `summary.py` (which assembles them into `SummaryView`): the current regimen with
 MME/day per drug (`mme.total_mme` lines), naloxone, the risk findings cut to the page, the
 monitoring table (`monitoring.monitoring_status` plus the last UDS result from
-`uds.evaluate_uds`), PPACT intake vs discharge (`pro.intake_discharge`), pertinent conditions and
-other treatments. Each row carries the dashboard anchors of the records it rests on.
+`uds.evaluate_uds`), PPACT intake vs discharge (`pro.intake_discharge`, goals from
+`goals.goal_progress`), pertinent conditions and other treatments. Each row carries the
+dashboard anchors of the records it rests on.
 """
 
 from __future__ import annotations
@@ -13,8 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from app.clinical.goals import goal_progress
 from app.clinical.mme import format_mme
-from app.clinical.model import Chart, ConditionGroup, DrugClass, Finding, MmeLine, MmeTotal
+from app.clinical.model import (
+    Chart,
+    ConditionGroup,
+    DrugClass,
+    EpisodeRecord,
+    Finding,
+    MmeLine,
+    MmeTotal,
+)
 from app.clinical.monitoring import PDMP_GROUP, monitoring_status
 from app.clinical.policy import ClinicPolicy
 from app.clinical.pro import intake_discharge, ppact_episode, pro_scores
@@ -121,13 +131,29 @@ class ProRow:
 
 
 @dataclass(frozen=True, slots=True)
+class GoalRow:
+    """One patient goal: as set at intake, its state at discharge, the direction.
+
+    `intake_text` reads "set 2026-03-02"; `discharge_text` "achieved (2026-07-01)", or says why
+    there is no discharge state ("program ongoing; now in progress").
+    """
+
+    description: str
+    intake_text: str
+    discharge_text: str
+    discharge: str | None
+    direction: str
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Ppact:
     enrolled: bool
     start: date | None
     end: date | None
     status: str | None
     rows: tuple[ProRow, ...]
-    goals: str | None
+    goals: tuple[GoalRow, ...]
     anchors: tuple[str, ...]
 
 
@@ -260,7 +286,7 @@ def monitoring(
     return tuple(rows)
 
 
-def ppact(chart: Chart) -> Ppact:
+def ppact(chart: Chart, as_of: date) -> Ppact:
     episode = ppact_episode(chart)
     rows = []
     for c in intake_discharge(chart):
@@ -299,9 +325,30 @@ def ppact(chart: Chart) -> Ppact:
         end=episode.end if episode else None,
         status=episode.status if episode else None,
         rows=tuple(rows),
-        goals=None,
+        goals=goal_rows(chart, episode, as_of),
         anchors=to_anchors([episode.ref]) if episode else (),
     )
+
+
+def goal_rows(chart: Chart, episode: EpisodeRecord | None, as_of: date) -> tuple[GoalRow, ...]:
+    """The goals of the PPACT episode (`goals.goal_progress`), worded for the page."""
+    rows = []
+    for g in goal_progress(chart, as_of=as_of, episode=episode):
+        intake = f"set {g.start.isoformat()}" if g.start else "set (no date)"
+        now = f"now {g.status}" if g.status else "no status"
+        if g.discharge is not None:
+            dated = f" ({g.status_date.isoformat()})" if g.status_date else ""
+            discharge = f"{g.discharge}{dated}"
+        elif episode is None:
+            discharge = now
+        elif episode.end is None or episode.end > as_of:
+            discharge = f"program ongoing; {now}"
+        else:
+            discharge = f"not reassessed at discharge; {now}"
+        rows.append(
+            GoalRow(g.description, intake, discharge, g.discharge, g.direction, to_anchors([g.ref]))
+        )
+    return tuple(rows)
 
 
 def conditions(chart: Chart) -> tuple[ItemRow, ...]:

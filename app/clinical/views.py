@@ -45,6 +45,7 @@ BLOCK_SOURCES: dict[str, tuple[str, ...]] = {
     "notes": ("document-progress-note",),
     "encounters": ("encounter",),
     "ppact": ("episode-of-care", "care-plan"),
+    "goals": ("goal",),
     "referrals": ("service-request", "procedure"),
 }
 
@@ -60,6 +61,7 @@ BLOCK_LABELS: dict[str, str] = {
     "notes": "Progress notes",
     "encounters": "Encounters",
     "ppact": "PPACT program",
+    "goals": "Patient goals",
     "referrals": "Referrals and procedures",
 }
 

@@ -109,7 +109,7 @@ async def load_patient_record(
     semaphore = asyncio.Semaphore(concurrency)
     queries = patient_queries(patient_id, as_of=as_of, lookback_days=lookback_days)
     outcomes = await asyncio.gather(
-        *(_run_query(client, query, patient_id, semaphore) for query in queries)
+        *(run_query(client, query, patient_id, semaphore) for query in queries)
     )
     sections: dict[str, SectionStatus] = {}
     resources: list[dict[str, Any]] = []
@@ -122,7 +122,7 @@ async def load_patient_record(
     if len(unauthorized) == len(queries):
         raise unauthorized[0]
     resources = _deduplicated(resources)
-    medications, sections[MEDICATION_REFERENCE_SECTION] = await _resolve_medications(
+    medications, sections[MEDICATION_REFERENCE_SECTION] = await resolve_medications(
         client, resources, semaphore
     )
     resources.extend(medications)
@@ -140,10 +140,25 @@ async def load_patient_record(
 # ---------------------------------------------------------------------- sections
 
 
-async def _run_query(
+async def run_query(
     client: FhirClient, query: FhirQuery, patient_id: str, semaphore: asyncio.Semaphore
 ) -> tuple[list[dict[str, Any]], SectionStatus, FhirError | None]:
-    """Run one query; never raises FhirError, returns it with a failed status instead."""
+    """Run one query of `queries.py` as one record section.
+
+    Shared by `load_patient_record` and the CDS service's fallback fetch
+    (`cds_hooks/prefetch.py`), so both report a section the same way (docs product "Safety
+    rule": a failed section is reported, never read as "no data").
+
+    Args:
+        client: The FHIR client of the launch or CDS call.
+        query: The query to run (a read or a search).
+        patient_id: The patient; search results about anyone else are dropped.
+        semaphore: Bounds the requests in flight for this record.
+
+    Returns:
+        The resources, the section's status and the FhirError that failed it (None when it
+        did not fail). FhirError is never raised.
+    """
     try:
         async with semaphore:
             if query.interaction == "read":
@@ -251,10 +266,24 @@ def _deduplicated(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- medications
 
 
-async def _resolve_medications(
+async def resolve_medications(
     client: FhirClient, resources: list[dict[str, Any]], semaphore: asyncio.Semaphore
 ) -> tuple[list[dict[str, Any]], SectionStatus]:
-    """Read the referenced Medications not already present (contained or included)."""
+    """Read the Medications that `resources` reference and that are not already present.
+
+    Contained (`#id`) and `_include`d Medications need no read; the rest are read in one batch
+    (single reads when the server refuses batch). Used by `load_patient_record` and the CDS
+    fallback fetch. FhirError is never raised: it becomes the section status.
+
+    Args:
+        client: The FHIR client; references to another server are not followed.
+        resources: The record's resources so far (MedicationRequest/Dispense/Statement and any
+            Medications already loaded).
+        semaphore: Bounds the requests in flight.
+
+    Returns:
+        The Medications read, and the status of the "medication-reference" section.
+    """
     present = {f"Medication/{r['id']}" for r in resources if r.get("resourceType") == "Medication"}
     wanted: list[str] = []
     foreign = 0

@@ -17,6 +17,9 @@ Choices, with their sources (docs standards sections 4 and 5):
 - Observation always carries `category` or `code` (Epic answers 400 without one).
 - Conditions are not date-bounded: a cancer or OUD diagnosis from years ago still matters.
 - Treatment agreements (LOINC 94136-9) are not date-bounded either; progress notes are.
+- Goal: `patient` only (US Core Goal: `patient` SHALL). Not date-bounded and every
+  lifecycle-status is wanted: the PPACT intake goals and their status at discharge are read
+  whether the goal is active, completed or cancelled since.
 
 Dates are `ge` + a day (US Core "Date Precision"), counted back from an explicit `as_of`.
 """
@@ -211,4 +214,5 @@ def patient_queries(
         search("service-request", "ServiceRequest", ("authored", since)),
         search("care-plan", "CarePlan"),
         search("episode-of-care", "EpisodeOfCare"),
+        search("goal", "Goal"),
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine import create_engine as _create_engine
 
 METADATA = MetaData()
+SCHEMA_LOCK_KEY = 0x7070_6163_7473_6368  # "ppactsch": our advisory lock id for schema creation
 
 
 class StorageConfigError(ValueError):
@@ -59,5 +60,14 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create every table declared on `METADATA` that does not exist yet."""
-    METADATA.create_all(engine)
+    """Create every table declared on `METADATA` that does not exist yet.
+
+    On PostgreSQL, instances started together (several behind a load balancer) take turns on
+    a transaction-scoped advisory lock; without it, each saw the tables missing and all but one
+    failed start-up with a unique violation in the catalog. DDL is transactional there, so the
+    next instance sees the committed tables and creates nothing.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        METADATA.create_all(conn)

@@ -320,9 +320,17 @@ class SessionManager:
             self._put_json(key, data, self.ttl_seconds)
 
     def load_launch(self, launch_id: str) -> LaunchRecord | None:
-        """The stored launch, or None when unknown or expired."""
+        """The stored launch, or None when unknown, expired or its session has ended."""
         raw = self._open(self._store.get(f"l:{launch_id}"))
-        return None if raw is None else LaunchRecord.from_json(raw)
+        if raw is None:
+            return None
+        record = LaunchRecord.from_json(raw)
+        # The session's list of launches is read-modify-write: two launches saved at once can
+        # drop one from it (seen on every backend), and logout would then miss it.
+        # A launch whose session is gone is therefore ended too.
+        if self._store.get(_hashed("s", record.session_id)) is None:
+            return None
+        return record
 
     def delete_launch(self, launch_id: str) -> None:
         """Forget one launch (its session stays)."""

@@ -7,13 +7,16 @@ cohort`` and every entry is a PUT to ``Type/id``, so loads are idempotent. Codes
 RxNorm, LOINC, SNOMED CT and ICD-10-CM codes from the CDC opioid CDS value sets and OMTK drug
 table, embedded in `codes.py`. Names are made up ("Avery Synth0001").
 
+Every PPACT episode carries 2-3 FHIR Goals set at intake, judged at discharge (`goals.py`).
+
 Archetypes (patient 1 is COMPLEX, patient 15 is the minor, the rest cycle through the list):
 
 - ``complex-high-risk`` (``ppact-0001``): fentanyl patch 25->50->75 mcg/h plus oxycodone IR
   15->30 mg every 6 h (about 360 MME/day at the anchor), alprazolam, gabapentin, carisoprodol
   and zolpidem; four prescribers, three pharmacies, many early refills; UDS with unexpected
-  results; PPACT episode with intake and discharge PEG/PHQ-9/GAD-7 and weekly notes; no
-  naloxone. More than 300 medication resources.
+  results; PPACT episode with intake and discharge PEG/PHQ-9/GAD-7, weekly notes and three
+  goals (one achieved, one improving, one not achieved); no naloxone. More than 300
+  medication resources.
 - ``high-dose-er``: oxycodone ER or morphine ER with IR breakthrough, sometimes a
   benzodiazepine, sometimes a PPACT episode, naloxone for some.
 - ``taper``: morphine ER 60 mg twice daily tapered to stop, IR reduced; PPACT episode

@@ -33,6 +33,7 @@ TYPE_ORDER: tuple[str, ...] = (
     "Encounter",
     "EpisodeOfCare",
     "Condition",
+    "Goal",
     "MedicationRequest",
     "MedicationDispense",
     "MedicationStatement",

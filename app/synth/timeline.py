@@ -2,7 +2,8 @@
 
 Visits, fills, screens, checks, agreements, the PPACT episode and its PROs are laid out on the
 plan's day offsets, with small jitter drawn from the patient's own event stream
-(`random.Random(f"ppact-synth-events-{seed}-{number}")`). Nothing reads the clock: every date
+(`random.Random(f"ppact-synth-events-{seed}-{number}")`); the episode's goals come from their
+own stream (`goals.py`), so they change nothing else. Nothing reads the clock: every date
 is `window_start(anchor) + day`, and every day is before the anchor.
 """
 
@@ -23,10 +24,12 @@ from app.synth.cohort import (
     PPACT_CLINICIAN,
     PPACT_NURSE,
     WINDOW_DAYS,
+    Archetype,
     DoseStep,
     PatientPlan,
     window_start,
 )
+from app.synth.goals import COMPLEX_STATUSES, goals_rng, ppact_goals
 from app.synth.resources import (
     Resource,
     at_time,
@@ -110,6 +113,7 @@ class _Builder:
         self.plan = plan
         self.anchor = anchor
         self.start = window_start(anchor)
+        self.seed = seed
         self.rng = random.Random(f"ppact-synth-events-{seed}-{plan.number}")  # noqa: S311
         self.pid = plan.patient_id
         self.ids = _Ids(self.pid)
@@ -426,6 +430,7 @@ class _Builder:
                     end=day_of(self.start, end_day) if end_day is not None else None,
                 )
             )
+            self._goals(start_day, end_day, worse=worse)
             self._pro_set(start_day, scores(improved=False), full=True)
             if end_day is not None:
                 self._pro_set(end_day, scores(improved=True), full=True)
@@ -437,6 +442,23 @@ class _Builder:
                 continue
             improved = episode_end is not None and day > episode_end
             self._pro_set(day, scores(improved=improved), full=False)
+
+    def _goals(self, start_day: int, end_day: int | None, *, worse: bool) -> None:
+        """2-3 goals set at intake (3 for the most complex patient, one of each outcome)."""
+        rng = goals_rng(self.seed, self.plan.number)
+        complex_patient = self.plan.archetype is Archetype.COMPLEX
+        count = 3 if complex_patient else rng.randint(2, 3)
+        self.out.extend(
+            ppact_goals(
+                [self.ids.next("goal") for _ in range(count)],
+                self.pid,
+                rng=rng,
+                intake=day_of(self.start, start_day),
+                discharge=day_of(self.start, end_day) if end_day is not None else None,
+                worse=worse,
+                statuses=COMPLEX_STATUSES if complex_patient else None,
+            )
+        )
 
     def _pro_set(self, day: int, values: dict[str, float], *, full: bool) -> None:
         when = self.when(day)

@@ -6,6 +6,12 @@ anything is fetched (no SSRF, no open redirect), tokens are exchanged server-sid
 session store, and the browser is sent on to ``/l/{launch_id}/summary``. Open servers (configured
 ``open: true``) skip OAuth and show a patient picker. Every launch page answers
 ``Cache-Control: no-store``; failures render a page, never a stack trace.
+
+When the authorization URL would be too long for a GET (many scopes) and the server advertises
+``authorize-post`` (SAL 2.2 scopes-and-launch-context "Scope size over the wire"; docs standards
+section 1), ``/launch`` answers a page whose form POSTs the same parameters to the authorization
+endpoint; ``static/js/autosubmit.js`` submits it on load (no inline script) and a button does it
+without JavaScript. That response alone widens CSP ``form-action`` to the endpoint's origin.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -43,7 +50,9 @@ from app.web.context import (
     services,
 )
 from app.web.csrf import install_csrf, require_csrf
+from app.web.security import content_security_policy
 from smart_launch import (
+    AuthorizationRequest,
     CallbackResult,
     IssuerNotAllowed,
     PendingLaunch,
@@ -98,6 +107,54 @@ def _session_for(request: Request, smart: LaunchServices) -> tuple[str, bool]:
 
 def _redirect(url: str, smart: LaunchServices, session_id: str, new: bool) -> RedirectResponse:
     response = RedirectResponse(url, status_code=303, headers=NO_STORE)
+    if new:
+        _set_cookie(response, smart.sessions.cookie_value(session_id), smart.sessions.ttl_seconds)
+    return response
+
+
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, or None when it is not one."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _post_authorize_page(
+    request: Request,
+    authorization: AuthorizationRequest,
+    smart: LaunchServices,
+    session_id: str,
+    new: bool,
+) -> HTMLResponse:
+    """The page that POSTs the authorization request (``authorize-post``).
+
+    Its CSP allows ``form-action`` to the authorization endpoint's origin, on this response only;
+    the security middleware leaves a CSP already set alone.
+    """
+    origin = _origin(authorization.endpoint)
+    if origin is None:
+        return error_page(
+            request,
+            "The launch could not start",
+            "The EHR's sign-in address is not a web address the app can send you to.",
+            502,
+        )
+    frame_ancestors = request.app.state.settings.frame_ancestors
+    csp = content_security_policy(frame_ancestors).replace(
+        "form-action 'self'", f"form-action 'self' {origin}"
+    )
+    response = templates.TemplateResponse(
+        request,
+        "authorize_post.html",
+        {"endpoint": authorization.endpoint, "fields": sorted(authorization.params.items())},
+        headers={**NO_STORE, "Content-Security-Policy": csp},
+    )
     if new:
         _set_cookie(response, smart.sessions.cookie_value(session_id), smart.sessions.ttl_seconds)
     return response
@@ -196,6 +253,9 @@ async def launch(request: Request, iss: str | None = None, launch: str | None = 
     smart.sessions.save_pending(
         plan.request.pending.state, _pending_data(plan.request.pending, session_id)
     )
+    if plan.request.method == "POST":
+        log.info("launch: authorization request sent by POST")
+        return _post_authorize_page(request, plan.request, smart, session_id, new)
     return _redirect(plan.request.url, smart, session_id, new)
 
 

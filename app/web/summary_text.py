@@ -63,6 +63,11 @@ def summary_text(view: SummaryView) -> str:
     ]
     if not pp.enrolled:
         ppact.insert(0, "No PPACT episode on record; latest scores:")
+    goals = [
+        f"Goal: {g.description}: {g.intake_text} -> {g.discharge_text} ({g.direction})"
+        for g in pp.goals
+    ] or ["Goals: none on record"]
+    ppact += [f"Goals {line}" for line in _unavailable(view, "goals") or []] or goals
     parts = [
         head,
         _section("Current opioid regimen", _unavailable(view, "medications") or regimen),

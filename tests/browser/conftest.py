@@ -56,7 +56,8 @@ SCOPE = (
     "patient/MedicationDispense.rs patient/MedicationStatement.rs patient/Medication.rs "
     "patient/Condition.rs patient/Observation.rs patient/DocumentReference.rs "
     "patient/DocumentReference.c patient/QuestionnaireResponse.rs patient/Procedure.rs "
-    "patient/Encounter.rs patient/ServiceRequest.rs patient/CarePlan.rs patient/EpisodeOfCare.rs"
+    "patient/Encounter.rs patient/ServiceRequest.rs patient/CarePlan.rs patient/EpisodeOfCare.rs "
+    "patient/Goal.rs"
 )
 
 

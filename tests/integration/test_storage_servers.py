@@ -3,8 +3,11 @@
 Each behavioural check runs once per backend that can hold that store (sessions: SQLite,
 PostgreSQL, Redis; audit log and CDS feedback: SQLite, PostgreSQL) against real servers started
 by `tests.support.db_servers`. The PostgreSQL server runs in a non-UTC time zone, so stored
-times must come back as the same instants in UTC. The last test serves the whole app with
-`database_url` and `redis_url` set and walks a launch through it.
+times must come back as the same instants in UTC. Several checks release threads together
+(one pending launch popped by many callbacks, one key written by many tabs, one feedback item
+sent twice at once, instances creating the schema together): server backends show races that
+a single SQLite writer hides. The last test serves the whole app with `database_url` and
+`redis_url` set and walks a launch, CDS feedback and the alerts page through it.
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import psycopg
 import pytest
 import redis
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 
 from app.main import create_app
@@ -119,8 +123,12 @@ def kv(request: pytest.FixtureRequest) -> Iterator[KvBackend]:
         client.flushdb()
 
         def raw_redis() -> list[tuple[str, bytes]]:
-            keys: list[bytes] = client.keys("*")  # type: ignore[assignment]
-            return [(k.decode(), client.get(k) or b"") for k in keys]
+            stored: list[tuple[str, bytes]] = []
+            for key in client.keys("*"):
+                value = client.get(key)
+                assert isinstance(key, bytes) and isinstance(value, bytes)
+                stored.append((key.decode(), value))
+            return stored
 
         yield KvBackend("redis", RedisKeyValueStore(client), raw_redis, None)
         client.close()
@@ -165,6 +173,23 @@ def all_at_once(count: int, work: Callable[[], Any]) -> list[Any]:
         return list(pool.map(lambda _: run(), range(count)))
 
 
+def test_instances_starting_together_create_the_schema_once(postgres_url: str) -> None:  # noqa: F811
+    server, _, _ = postgres_url.rpartition("/")
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS fresh_start")
+        conn.execute("CREATE DATABASE fresh_start")
+    engines = [create_engine(f"{server}/fresh_start") for _ in range(4)]
+    try:
+        each = iter(engines)  # one engine (one instance) per thread
+        all_at_once(4, lambda: ensure_schema(next(each)))
+        with engines[0].connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert set(METADATA.tables) <= tables
+
+
 # --------------------------------------------------------------------------- sessions
 
 
@@ -180,6 +205,15 @@ def test_store_puts_replaces_reads_pops_once_and_deletes(kv: KvBackend) -> None:
     kv.store.delete("b")
     kv.store.delete("never-there")
     assert kv.store.get("b") is None
+
+
+def test_redis_keys_carry_the_prefix_and_a_server_side_ttl(redis_url: str) -> None:  # noqa: F811
+    client = redis.Redis.from_url(redis_url)
+    RedisKeyValueStore(client).put("k", b"v", 30)
+    RedisKeyValueStore(client).put("z", b"v", 0)  # a TTL of 0 must not mean "forever"
+    assert 0 < client.ttl("ppact:k") <= 30
+    assert client.ttl("ppact:z") == 1
+    client.close()
 
 
 def test_values_sessions_and_pending_launches_expire(kv: KvBackend) -> None:
@@ -221,6 +255,16 @@ def test_logout_clears_the_session_and_its_launches_only(kv: KvBackend) -> None:
     assert sessions.load_launch("L3") == launch("L3", other, "patient-two")
     assert sessions.session_id_from({COOKIE_NAME: sessions.cookie_value(other)}) == other
     assert [key for key, _ in kv.raw() if "L1" in key or "L2" in key] == []
+
+
+def test_logout_ends_launches_saved_at_the_same_moment(kv: KvBackend) -> None:
+    sessions = SessionManager(kv.store, Fernet.generate_key())
+    sid = sessions.new_session()
+    ids = iter(f"L{n}" for n in range(6))
+    all_at_once(6, lambda: sessions.save_launch(launch(next(ids), sid, "patient-one")))
+    assert all(sessions.load_launch(f"L{n}") is not None for n in range(6))
+    sessions.end_session(sid)
+    assert [n for n in range(6) if sessions.load_launch(f"L{n}") is not None] == []
 
 
 def test_two_launches_keep_their_own_patient_and_tokens(kv: KvBackend) -> None:
@@ -464,6 +508,7 @@ def test_app_on_postgresql_and_redis_serves_a_launch_end_to_end(
             database_url=postgres_url,
             redis_url=redis_url,
             issuers=[{"iss": open_iss, "open": True}],
+            cds_allow_unsigned=True,
         )
         app = create_app(settings)
         with serve(app) as base:
@@ -479,8 +524,22 @@ def test_app_on_postgresql_and_redis_serves_a_launch_end_to_end(
             assert chosen.status_code == 200, chosen.text
             assert chosen.request.url.path == f"/l/{launch_id}/summary"
             assert "Alpha" in chosen.text
+            service = httpx.get(f"{base}/cds-services").json()["services"][0]["id"]
+            item = {
+                "card": "0b2d9a5e-unknown-card",
+                "outcome": "overridden",
+                "outcomeTimestamp": datetime.now(UTC).isoformat(),
+                "overrideReason": {"reason": {"code": "r" * 200, "display": "d" * 400}},
+            }
+            for expected in ({"stored": 1, "duplicates": 0}, {"stored": 0, "duplicates": 1}):
+                sent = httpx.post(
+                    f"{base}/cds-services/{service}/feedback", json={"feedback": [item]}
+                )
+                assert sent.status_code == 200, sent.text
+                assert sent.json() | expected == sent.json()
             alerts = browser.get(f"{base}/alerts")
             assert alerts.status_code == 200
+            assert "<code>unknown-card</code>" in alerts.text
             out = browser.post(f"{base}/l/{launch_id}/logout", {"csrf_token": token})
             assert out.status_code == 200
             assert not raw.exists(f"ppact:l:{launch_id}")

@@ -48,6 +48,7 @@ from tests.integration.fhir_server import free_port
 
 STARTUP_SECONDS = 30.0
 STOP_SECONDS = 20.0
+PORT_ATTEMPTS = 3
 PG_ROLE = "ppact"
 PG_DATABASE = "ppact_test"
 PG_TIMEZONE = "America/Los_Angeles"
@@ -101,15 +102,32 @@ def _unprivileged_account() -> pwd.struct_passwd | None:
     raise ServerUnavailable("running as root and neither a postgres nor a nobody account exists")
 
 
-def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not ready():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"server did not start; its log ends:\n{tail}")
-        time.sleep(0.05)
+def _start_on_free_port(
+    launch: Callable[[int], subprocess.Popen[bytes]],
+    ready: Callable[[int], bool],
+    workdir: Path,
+    log: Path,
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start on a free port and wait until ``ready``; retry on a new port if it was taken.
+
+    Raises:
+        RuntimeError: it did not start in three tries (the message has the end of its log).
+    """
+    for _attempt in range(PORT_ATTEMPTS):
+        port = free_port()  # another process may take it before the server binds it
+        process = launch(port)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not ready(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                break
+            time.sleep(0.05)
+        else:
+            return port, process
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    shutil.rmtree(workdir, ignore_errors=True)
+    raise RuntimeError(f"server did not start; its log ends:\n{tail}")
 
 
 def start_postgres() -> RunningServer:
@@ -138,31 +156,31 @@ def start_postgres() -> RunningServer:
     if initdb.returncode != 0:
         shutil.rmtree(workdir, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {initdb.stderr.decode(errors='replace')[-2000:]}")
-    port = free_port()
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(bindir / "postgres"), "-D", str(data),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"port={port}",
-             "-c", f"unix_socket_directories={workdir}", "-c", f"timezone={PG_TIMEZONE}",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT,
-            user=uid, group=gid, extra_groups=groups,
-        )  # fmt: skip
-    conninfo = f"host=127.0.0.1 port={port} user={PG_ROLE} dbname=postgres connect_timeout=2"
 
-    def accepts() -> bool:
+    def launch(port: int) -> subprocess.Popen[bytes]:
+        with log.open("ab") as log_file:
+            return subprocess.Popen(
+                [str(bindir / "postgres"), "-D", str(data),
+                 "-c", "listen_addresses=127.0.0.1", "-c", f"port={port}",
+                 "-c", f"unix_socket_directories={workdir}", "-c", f"timezone={PG_TIMEZONE}",
+                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+                cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT,
+                user=uid, group=gid, extra_groups=groups,
+            )  # fmt: skip
+
+    def accepts(port: int) -> bool:
+        conninfo = f"host=127.0.0.1 port={port} user={PG_ROLE} dbname=postgres connect_timeout=2"
         try:
             with psycopg.connect(conninfo, autocommit=True) as conn:
+                row = conn.execute("SELECT current_setting('data_directory')").fetchone()
+                if row is None or row[0] != str(data):
+                    return False  # another test run's server got this port first
                 conn.execute(f"CREATE DATABASE {PG_DATABASE}")
         except psycopg.OperationalError:
             return False
         return True
 
-    try:
-        _wait_until(accepts, process, log)
-    except RuntimeError:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
+    port, process = _start_on_free_port(launch, accepts, workdir, log)
     return RunningServer(
         url=f"postgresql://{PG_ROLE}@127.0.0.1:{port}/{PG_DATABASE}",
         process=process,
@@ -184,29 +202,28 @@ def start_redis() -> RunningServer:
         raise ServerUnavailable("redis-server is not installed")
     workdir = Path(tempfile.mkdtemp(prefix="ppact-redis-"))
     log = workdir / "redis.log"
-    port = free_port()
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"],
-            cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
 
-    def answers() -> bool:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    def launch(port: int) -> subprocess.Popen[bytes]:
+        with log.open("ab") as log_file:
+            return subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"],
+                cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def answers(port: int) -> bool:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
         try:
-            return bool(client.ping())
+            served: dict[str, str] = client.config_get("dir")  # type: ignore[assignment]
         except redis.ConnectionError:
             return False
         finally:
             client.close()
+        # Our own server, not another test run's that holds this port.
+        return served.get("dir") == os.path.realpath(workdir)
 
-    try:
-        _wait_until(answers, process, log)
-    except RuntimeError:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
+    port, process = _start_on_free_port(launch, answers, workdir, log)
+    url = f"redis://127.0.0.1:{port}/0"
     return RunningServer(url=url, process=process, workdir=workdir, log=log)
 
 

@@ -7,6 +7,8 @@ checks:
 - ``GET {base}/authorize``: known client, exact registered ``redirect_uri``, ``response_type=code``,
   PKCE ``S256``, ``aud`` equal to the FHIR base, a known ``launch`` (EHR) or ``launch/patient``
   (standalone); auto-approves for the launch's patient and redirects with ``code`` and ``state``.
+  ``POST {base}/authorize`` (form-encoded) does the same when ``authorize_post`` is set, which
+  also advertises the ``authorize-post`` capability; otherwise it answers 405.
 - ``POST {base}/token``: client authentication (public, ``client_secret_basic``, or
   ``private_key_jwt`` verified against the client's JWKS URL, with ``aud``, ``exp`` and single-use
   ``jti``), single-use codes, the same ``redirect_uri``, the PKCE verifier; issues signed access
@@ -65,6 +67,8 @@ class SmartServerState:
         refresh_fails: Refuse every refresh (``invalid_grant``).
         revoked: Access tokens the FHIR proxy refuses (401) although unexpired.
         drop_types: Resource types removed from the granted scope.
+        authorize_post: Advertise ``authorize-post`` and accept POST at ``/authorize``.
+        authorize_methods: The HTTP method of each authorization request received.
         base: This server's base URL (set when it starts).
     """
 
@@ -78,6 +82,8 @@ class SmartServerState:
     refresh_fails: bool = False
     revoked: set[str] = field(default_factory=set)
     drop_types: set[str] = field(default_factory=set)
+    authorize_post: bool = False
+    authorize_methods: list[str] = field(default_factory=list)
     base: str = ""
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -196,6 +202,7 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
                 "sso-openid-connect",
                 "permission-v2",
                 "permission-offline",
+                *(["authorize-post"] if state.authorize_post else []),
             ],
         }
 
@@ -205,7 +212,19 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
 
     @app.get("/authorize")
     async def authorize(request: Request) -> Response:
-        q = dict(request.query_params)
+        state.authorize_methods.append("GET")
+        return _authorize(dict(request.query_params), 302)
+
+    @app.post("/authorize")
+    async def authorize_post(request: Request) -> Response:
+        if not state.authorize_post:
+            return _oauth_error("invalid_request", "authorize-post is not supported", 405)
+        state.authorize_methods.append("POST")
+        form = await request.form()
+        # 303: the browser GETs the callback after a POSTed request.
+        return _authorize({k: v for k, v in form.items() if isinstance(v, str)}, 303)
+
+    def _authorize(q: dict[str, str], redirect_status: int) -> Response:
         client = state.clients.get(q.get("client_id", ""))
         if client is None or q.get("redirect_uri") != client.redirect_uri:
             return _oauth_error("invalid_request", "unknown client or redirect_uri")
@@ -232,7 +251,7 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
             "expires": time.time() + 60,
         }
         target = f"{client.redirect_uri}?{urlencode({'code': code, 'state': q.get('state', '')})}"
-        return RedirectResponse(target, status_code=302)
+        return RedirectResponse(target, status_code=redirect_status)
 
     def _tokens(client_id: str, scope: str, patient: str, nonce: str | None) -> dict[str, Any]:
         now = int(time.time())

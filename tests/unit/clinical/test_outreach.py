@@ -33,7 +33,7 @@ def test_unknown_caller_and_goals_are_blanks_to_fill_in():
     view = build_outreach(summary)
     assert f"this is {BLANK}" in view.script
     assert f"Goals: {BLANK}" in view.script
-    assert view.goals is None
+    assert view.goals == ()
     assert view.program_start is None
     assert "which starts on" not in view.script
 
@@ -59,3 +59,22 @@ def test_patient_without_opioids_is_asked_to_confirm():
     summary = build_summary(build_chart([patient()]), POLICY, AS_OF)
     view = build_outreach(summary)
     assert "no current opioid found; confirm with the patient" in view.script
+
+
+def test_script_is_filled_with_the_patients_goals():
+    summary = build_summary(cohort_chart(1), POLICY, AS_OF)
+    view = build_outreach(summary)
+    descriptions = tuple(g.description for g in summary.ppact.goals)
+    assert len(descriptions) == 3
+    assert view.goals == descriptions
+    assert f"The goals on record are: {'; '.join(descriptions)}." in view.script
+    assert f"Goals: {BLANK}" not in view.script
+
+
+def test_goals_that_could_not_be_loaded_are_not_read_out_as_none():
+    sources = {"goal": Status("not-permitted", "no Goal scope")}
+    summary = build_summary(cohort_chart(1), POLICY, AS_OF, sources=sources)
+    view = build_outreach(summary)
+    assert "goals could not be loaded from the chart" in view.script
+    assert "The goals on record" not in view.script
+    assert view.goals == ()

@@ -145,3 +145,10 @@ def test_relative_url_keeps_a_prefetch_token_readable(as_of):
         "Observation?patient={{context.patientId}}"
         "&code=http://snomed.info/sct|461651000124104&date=ge2024-11-01"
     )
+
+
+def test_goal_search_is_by_patient_only_and_undated(queries):
+    goal = queries["goal"]
+    assert goal.resource_type == "Goal"
+    assert goal.params == (("patient", "p1"),)
+    assert goal.relative_url() == "Goal?patient=p1"

@@ -95,6 +95,7 @@ def test_ehr_launch_scope_is_v2_with_launch_and_identity(
         "patient/ServiceRequest.rs",
         "patient/CarePlan.rs",
         "patient/EpisodeOfCare.rs",
+        "patient/Goal.rs",
         "launch",
         "openid",
         "fhirUser",

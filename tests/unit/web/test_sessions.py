@@ -1,17 +1,16 @@
-"""Session store: expiry, single-use pops, encryption at rest, signed cookies, both backends."""
+"""Session store on SQLite: expiry, single-use pops, encryption at rest, signed cookies.
+
+The same checks on PostgreSQL and a real Redis are in tests/integration/test_storage_servers.py.
+"""
 
 from __future__ import annotations
 
 import stat
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis
 from cryptography.fernet import Fernet
-from fakeredis import TcpFakeServer
 from sqlalchemy import select
 
 from app.storage.db import create_engine, ensure_schema
@@ -20,12 +19,10 @@ from app.storage.sessions import (
     SESSION_VALUES,
     KeyValueStore,
     LaunchRecord,
-    RedisKeyValueStore,
     SessionManager,
     SqlKeyValueStore,
     load_session_key,
 )
-from tests.integration.fhir_server import free_port
 
 
 class Clock:
@@ -42,19 +39,6 @@ def engine(tmp_path: Path):
     ensure_schema(engine)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A Redis-protocol server on a loopback socket (fakeredis' TCP server)."""
-    port = free_port()
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{port}/0"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 def record(launch_id: str = "L1", session_id: str = "S1", **fields) -> LaunchRecord:
@@ -100,28 +84,9 @@ def test_sql_store_purges_expired_rows_on_write(engine) -> None:
     assert keys == ["new"]
 
 
-def test_redis_store_over_a_socket(redis_url: str) -> None:
-    store = RedisKeyValueStore.from_url(redis_url)
-    store.put("k", b"v", 60)
-    assert store.get("k") == b"v"
-    assert store.pop("k") == b"v"
-    assert store.pop("k") is None
-    store.put("k2", b"v", 60)
-    store.delete("k2")
-    assert store.get("k2") is None
-    ttl = redis.Redis.from_url(redis_url)
-    store.put("k3", b"v", 30)
-    assert 0 < ttl.ttl("ppact:k3") <= 30
-    ttl.close()
-
-
-@pytest.fixture(params=["sql", "redis"])
-def store(request, engine, redis_url) -> KeyValueStore:
-    if request.param == "sql":
-        return SqlKeyValueStore(engine)
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    return RedisKeyValueStore(client, prefix=f"t{free_port()}:")
+@pytest.fixture
+def store(engine) -> KeyValueStore:
+    return SqlKeyValueStore(engine)
 
 
 def test_sessions_sign_cookies_and_refuse_tampering(store: KeyValueStore) -> None:
@@ -201,28 +166,3 @@ def test_launch_record_repr_hides_tokens_and_ids() -> None:
 def test_launch_record_json_round_trip() -> None:
     original = record(expires_at=None, open_server=True, scope=None)
     assert LaunchRecord.from_json(original.to_json()) == original
-
-
-def test_app_keeps_sessions_in_redis_when_redis_url_is_set(tmp_path: Path, redis_url: str) -> None:
-    from fastapi.testclient import TestClient
-
-    from app.main import create_app
-    from app.settings import Settings
-
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    open_iss = "https://open.example.org/fhir"
-    settings = Settings(
-        data_dir=tmp_path, redis_url=redis_url, issuers=[{"iss": open_iss, "open": True}]
-    )
-    app = create_app(settings)
-    with TestClient(app, base_url="https://testserver") as browser:
-        response = browser.get("/launch", params={"iss": open_iss}, follow_redirects=False)
-    assert response.status_code == 303
-    keys = sorted(key.decode() for key in client.keys("ppact:*"))
-    launch_id = response.headers["location"].split("/")[2]
-    assert f"ppact:l:{launch_id}" in keys
-    assert any(key.startswith("ppact:s:") for key in keys)
-    with app.state.engine.connect() as conn:
-        assert conn.execute(select(SESSION_VALUES.c.key)).all() == []  # nothing in SQL
-    client.close()
