@@ -4,6 +4,9 @@ from datetime import date
 
 import pytest
 
+# Throwaway PostgreSQL and Redis servers (session-scoped fixtures `postgres_url`, `redis_url`).
+pytest_plugins = ["tests.support.db_servers"]
+
 AS_OF = date(2026, 11, 1)
 
 

@@ -146,9 +146,7 @@ def _post_authorize_page(
             502,
         )
     frame_ancestors = request.app.state.settings.frame_ancestors
-    csp = content_security_policy(frame_ancestors).replace(
-        "form-action 'self'", f"form-action 'self' {origin}"
-    )
+    csp = content_security_policy(frame_ancestors, form_targets=[origin])
     response = templates.TemplateResponse(
         request,
         "authorize_post.html",

@@ -15,9 +15,18 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 
-def content_security_policy(frame_ancestors: Sequence[str]) -> str:
-    """The CSP header value; `frame-ancestors 'none'` when no EHR origin is configured."""
+def content_security_policy(
+    frame_ancestors: Sequence[str], *, form_targets: Sequence[str] = ()
+) -> str:
+    """The CSP header value; `frame-ancestors 'none'` when no EHR origin is configured.
+
+    Args:
+        frame_ancestors: EHR origins allowed to frame the app.
+        form_targets: extra origins a form on this response may post to (the EHR's
+            authorization endpoint for a POST authorization request); none by default.
+    """
     ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
+    form_action = " ".join(["'self'", *form_targets])
     return "; ".join(
         [
             "default-src 'self'",
@@ -26,7 +35,7 @@ def content_security_policy(frame_ancestors: Sequence[str]) -> str:
             "img-src 'self' data:",
             "object-src 'none'",
             "base-uri 'none'",
-            "form-action 'self'",
+            f"form-action {form_action}",
             f"frame-ancestors {ancestors}",
         ]
     )

@@ -48,7 +48,6 @@ from app.storage.sessions import (
 )
 from tests.integration.fhir_server import FhirTestServer
 from tests.support.browser import Browser
-from tests.support.db_servers import postgres_url, redis_url  # noqa: F401 (fixtures)
 from tests.support.launch_env import PATIENT_A, seed_patients
 from tests.support.servers import serve
 from tests.support.smart_server import SmartServerState, build_smart_server
@@ -74,7 +73,7 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module")
-def postgresql_engine(postgres_url: str) -> Iterator[Engine]:  # noqa: F811
+def postgresql_engine(postgres_url: str) -> Iterator[Engine]:
     engine = create_engine(postgres_url)
     ensure_schema(engine)
     yield engine
@@ -173,7 +172,7 @@ def all_at_once(count: int, work: Callable[[], Any]) -> list[Any]:
         return list(pool.map(lambda _: run(), range(count)))
 
 
-def test_instances_starting_together_create_the_schema_once(postgres_url: str) -> None:  # noqa: F811
+def test_instances_starting_together_create_the_schema_once(postgres_url: str) -> None:
     server, _, _ = postgres_url.rpartition("/")
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS fresh_start")
@@ -207,7 +206,7 @@ def test_store_puts_replaces_reads_pops_once_and_deletes(kv: KvBackend) -> None:
     assert kv.store.get("b") is None
 
 
-def test_redis_keys_carry_the_prefix_and_a_server_side_ttl(redis_url: str) -> None:  # noqa: F811
+def test_redis_keys_carry_the_prefix_and_a_server_side_ttl(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     RedisKeyValueStore(client).put("k", b"v", 30)
     RedisKeyValueStore(client).put("z", b"v", 0)  # a TTL of 0 must not mean "forever"
@@ -491,8 +490,8 @@ def _csrf(html: str) -> str:
 
 def test_app_on_postgresql_and_redis_serves_a_launch_end_to_end(
     fhir_server: FhirTestServer,
-    postgres_url: str,  # noqa: F811
-    redis_url: str,  # noqa: F811
+    postgres_url: str,
+    redis_url: str,
     tmp_path: Path,
 ) -> None:
     seed_patients(fhir_server)

@@ -41,7 +41,6 @@ from app.storage.replay import (
 from cds_hooks.auth import JwtVerifier, parse_issuers
 from cds_hooks.errors import CdsAuthError
 from tests.integration.fhir_server import free_port
-from tests.support.db_servers import postgres_url, redis_url  # noqa: F401 (fixtures)
 from tests.unit.cds_hooks.support import sign_jwt
 
 BASE = "https://ppact.example.org"
@@ -161,7 +160,7 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module")
-def postgresql_engine(postgres_url: str) -> Iterator[Engine]:  # noqa: F811
+def postgresql_engine(postgres_url: str) -> Iterator[Engine]:
     engine = create_engine(postgres_url)
     ensure_schema(engine)
     yield engine
@@ -229,7 +228,7 @@ def test_sql_store_claims_race_exactly_one_winner(engine: Engine) -> None:
 
 
 @SERVERS
-def test_redis_store_sets_once_with_the_token_lifetime(redis_url: str) -> None:  # noqa: F811
+def test_redis_store_sets_once_with_the_token_lifetime(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     try:
         clock = Clock(now=1_800_000_000.0)
