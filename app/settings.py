@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         default_factory=list, description="EHR origins allowed to frame the app (CSP)."
     )
     log_level: str = "INFO"
+    paper_size: Literal["letter", "a4"] = Field(
+        default="letter", description="Paper of the one-page summary PDF: letter or a4."
+    )
     database_url: str | None = Field(
         default=None,
         description="sqlite:///file.db (default: {data_dir}/ppact.db) or postgresql://...",

@@ -255,7 +255,8 @@ def build_router(settings: Settings) -> APIRouter:
 
     async def pdf_of(request: Request, ctx: LaunchContext, view: SummaryView) -> bytes:
         html = bytes(summary_html(request, ctx, view, pdf=True).body).decode()
-        return await asyncio.to_thread(render_pdf, html)
+        paper = request.app.state.settings.paper_size
+        return await asyncio.to_thread(render_pdf, html, paper)
 
     @router.get("/l/{launch_id}/summary.pdf", name="page_summary_pdf")
     async def summary_pdf(request: Request, ctx: Launch) -> Response:

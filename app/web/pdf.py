@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
-__all__ = ["PDF_STYLESHEETS", "count_pages", "render_pdf"]
+__all__ = ["PAPER_SIZES", "PDF_STYLESHEETS", "count_pages", "render_pdf"]
 
 STATIC = Path(__file__).parent.parent / "static"
 PDF_STYLESHEETS = ("css/app.css", "css/summary.css", "css/print.css")
@@ -48,17 +48,29 @@ def _stylesheets() -> tuple[CSS, ...]:
     return tuple(CSS(filename=str(STATIC / name)) for name in PDF_STYLESHEETS)
 
 
-def _document(html: str) -> Any:
-    return HTML(string=html, url_fetcher=_DataOnly()).render(stylesheets=list(_stylesheets()))
+#: Paper sizes a clinic can choose (`PPACT_PAPER_SIZE`); print.css lays out for Letter.
+PAPER_SIZES = ("letter", "a4")
 
 
-def render_pdf(html: str) -> bytes:
+@cache
+def _paper(size: str) -> CSS:
+    if size not in PAPER_SIZES:
+        raise ValueError(f"paper size must be one of {', '.join(PAPER_SIZES)}, got {size!r}")
+    return CSS(string=f"@page {{ size: {size}; }}")
+
+
+def _document(html: str, paper_size: str) -> Any:
+    stylesheets = [*_stylesheets(), _paper(paper_size)]
+    return HTML(string=html, url_fetcher=_DataOnly()).render(stylesheets=stylesheets)
+
+
+def render_pdf(html: str, paper_size: str = "letter") -> bytes:
     """PDF bytes of a page rendered in print mode (its own <link> tags left out)."""
     buffer = io.BytesIO()
-    _document(html).write_pdf(buffer)
+    _document(html, paper_size).write_pdf(buffer)
     return buffer.getvalue()
 
 
-def count_pages(html: str) -> int:
+def count_pages(html: str, paper_size: str = "letter") -> int:
     """How many pages the page would print on (used by tests and the one-page check)."""
-    return len(_document(html).pages)
+    return len(_document(html, paper_size).pages)

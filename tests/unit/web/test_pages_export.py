@@ -235,3 +235,12 @@ async def test_concurrent_saves_of_one_summary_write_one_document(ehr):
     assert sorted(r.outcome for r in results) == ["created", "exists", "exists"]
     assert len(ehr.stored) == 1
     assert ehr.stored[0]["identifier"][0]["value"].startswith("sha256-")
+
+
+def test_summary_pdf_on_a4_is_one_a4_page(client, launch):
+    client.app.state.settings = client.app.state.settings.model_copy(update={"paper_size": "a4"})
+    response = client.get(f"/l/{launch()}/summary.pdf{Q}")
+    reader = pypdf.PdfReader(io.BytesIO(response.content))
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4
