@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
 
@@ -22,10 +22,17 @@ class CliError(Exception):
 
 
 def _iso_date(text: str) -> date:
+    from app.clinical.model import AS_OF_MAX, AS_OF_MIN
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+    if not AS_OF_MIN <= day <= AS_OF_MAX:
+        raise argparse.ArgumentTypeError(
+            f"date must be between {AS_OF_MIN.isoformat()} and {AS_OF_MAX.isoformat()}, got {text}"
+        )
+    return day
 
 
 def _read_bundle(path: Path) -> Any:
@@ -39,14 +46,32 @@ def _read_bundle(path: Path) -> Any:
         raise CliError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from exc
 
 
+#: Bundle types that carry one patient's resources (issue 2: collection, searchset, transaction).
+BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch")
+
+
 def _chart(path: Path) -> Any:
     from app.clinical.chart import ChartInputError, chart_from_bundle
 
     bundle = _read_bundle(path)
     try:
-        return chart_from_bundle(bundle)
+        chart = chart_from_bundle(bundle)
     except ChartInputError as exc:
         raise CliError(f"{path}: {exc}") from exc
+    kind = bundle.get("type")
+    if kind not in BUNDLE_TYPES:
+        raise CliError(f"{path}: Bundle type {kind!r} is not one of {', '.join(BUNDLE_TYPES)}")
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise CliError(f"{path}: the Bundle holds no entries (Bundle.entry must be a list)")
+    return chart
+
+
+def _print_problems(chart: Any) -> None:
+    if chart.problems:
+        print("Data that could not be read:")
+        for problem in chart.problems:
+            print(f"  - {problem}")
 
 
 def _policy(path: Path | None) -> Any:
@@ -62,6 +87,20 @@ def _policy(path: Path | None) -> Any:
         raise CliError(f"{path}: {exc}") from exc
 
 
+def _completeness(result: Any) -> str:
+    """How complete the total is, in words a prescriber reads correctly."""
+    if result.complete:
+        return "complete"
+    open_lines = [line for line in result.lines if not line.complete]
+    missing = any(line.mme_per_day is None for line in open_lines)
+    estimated = any(line.mme_per_day is not None for line in open_lines)
+    if missing and estimated:
+        return "INCOMPLETE: some medications not computable, some values estimated"
+    if missing:
+        return "INCOMPLETE: at least this much; some medications not computable"
+    return "INCOMPLETE: includes estimated or assumed values; check the sigs"
+
+
 def _fmt(value: float | None) -> str:
     return "not computable" if value is None else f"{value:.1f}"
 
@@ -73,18 +112,25 @@ def cmd_mme(args: argparse.Namespace) -> int:
     chart = _chart(args.bundle)
     result = total_mme(chart.medications, as_of=args.as_of, edition=args.edition)
     if args.json:
-        print(json.dumps(mme_json(result), indent=2))
+        print(json.dumps({**mme_json(result), "problems": list(chart.problems)}, indent=2))
         return 0
     print(f"MME/day as of {result.as_of.isoformat()} (CDC {result.edition} factors)")
     for line in (*result.lines, *result.excluded):
-        counted = "" if line.counted else "  [not in total]"
-        print(f"  {line.display or line.code or line.ref}: {_fmt(line.mme_per_day)}{counted}")
-        for note in line.notes:
+        name = line.display or line.code or line.ref
+        if line.counted:
+            print(f"  {name}: {_fmt(line.mme_per_day)}")
+        else:
+            dose = f", {line.daily_dose:g} {line.unit}" if line.daily_dose is not None else ""
+            print(
+                f"  {name}: not in the total ({line.notes[0] if line.notes else 'excluded'}{dose})"
+            )
+        for note in line.notes[0 if line.counted else 1 :]:
             print(f"      - {note}")
-    status = "complete" if result.complete else "INCOMPLETE (at least this much)"
+    status = _completeness(result)
     print(f"Total: {result.total_mme:.1f} MME/day, {status}")
     for reason in result.reasons:
         print(f"  - {reason}")
+    _print_problems(chart)
     return 0
 
 
@@ -96,12 +142,17 @@ def cmd_findings(args: argparse.Namespace) -> int:
     policy = _policy(args.policy)
     findings = evaluate(chart, policy, args.as_of)
     if args.json:
-        payload = {"as_of": args.as_of.isoformat(), "findings": [finding_json(f) for f in findings]}
+        payload = {
+            "as_of": args.as_of.isoformat(),
+            "findings": [finding_json(f) for f in findings],
+            "problems": list(chart.problems),
+        }
         print(json.dumps(payload, indent=2))
         return 0
     print(f"Findings as of {args.as_of.isoformat()}: {len(findings)}")
     for finding in findings:
         print(f"  [{finding.severity}] {finding.code}: {finding.text} ({finding.citation.label})")
+    _print_problems(chart)
     return 0
 
 
@@ -219,13 +270,30 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (`ppact mme: argument --as-of: not a date ...`), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {port}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ppact", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="ppact", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the web app (and the CDS service)")
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--port", type=_port, default=None, help="port (default 8000)")
     serve.add_argument("--config", type=Path, default=None, help="settings YAML file")
     serve.set_defaults(func=cmd_serve)
 

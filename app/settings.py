@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         default_factory=list, description="EHR origins allowed to frame the app (CSP)."
     )
     log_level: str = "INFO"
+    page_load_deadline_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Time a page waits for the EHR; sections still loading are shown unavailable.",
+    )
     paper_size: Literal["letter", "a4"] = Field(
         default="letter", description="Paper of the one-page summary PDF: letter or a4."
     )

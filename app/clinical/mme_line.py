@@ -284,9 +284,30 @@ def _exclusion(record: MedicationRecord, rows: Sequence[DrugIngredient], oud: bo
     return "buprenorphine (pain)" if pain else "buprenorphine (OUD)"
 
 
+UNIDENTIFIED = (
+    "medication could not be identified (no known code and no name): it may be an opioid, "
+    "so the total is incomplete"
+)
+
+
+def is_unidentified(record: MedicationRecord) -> bool:
+    """No known code and no name at all (e.g. an unresolved medicationReference without display).
+
+    A named drug that matches no opioid code or ingredient name is known not to be an opioid;
+    a drug with neither code nor name cannot be ruled out, and is never read as "not an opioid".
+    """
+    if record.classification.is_known:
+        return False
+    names = [record.text, *(c.display for c in record.codes)]
+    return not any(name and name.strip() for name in names)
+
+
 def is_opioid_record(record: MedicationRecord, rows: Sequence[DrugIngredient]) -> bool:
+    """An opioid, or a medication that may be one (unknown with OMTK rows, or unidentified)."""
     classification = record.classification
-    return classification.is_opioid or (not classification.is_known and bool(rows))
+    if classification.is_opioid:
+        return True
+    return not classification.is_known and (bool(rows) or is_unidentified(record))
 
 
 def compute_mme(
@@ -306,6 +327,8 @@ def compute_mme(
         return ComputedMme(replace(base, counted=False, notes=(NOT_OPIOID,)), ())
     oud = ConditionGroup.OUD in terminology.condition_groups(record.reason_codes)
     exclusion = _exclusion(record, rows, oud)
+    if not rows and is_unidentified(record):
+        return ComputedMme(replace(base, complete=False, notes=(UNIDENTIFIED,)), (UNIDENTIFIED,))
     if not rows:
         what = f"RxCUI {code}" if code else "no RxNorm code"
         problem = f"MME not computable: no OMTK drug row ({what})"

@@ -22,6 +22,11 @@ SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
 
+#: As-of dates the core accepts. Lookbacks and horizons add years to the as-of date, so the
+#: edges (CLI flags, page query parameters) refuse dates outside this range.
+AS_OF_MIN = date(1900, 1, 1)
+AS_OF_MAX = date(2999, 12, 31)
+
 
 @dataclass(frozen=True, slots=True)
 class Code:

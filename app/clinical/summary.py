@@ -152,7 +152,7 @@ def build_summary(
     avail = all_availability(sources or {})
     ctx = build_context(chart, policy, as_of, terminology=terms)
     findings = evaluate_context(ctx)
-    found_risks = risks(findings)
+    found_risks = risks(findings, as_of)
     sedatives = tuple(
         SedativeRow(
             drug_class=", ".join(str(c) for c in o.classes),

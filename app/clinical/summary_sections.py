@@ -22,6 +22,7 @@ from app.clinical.model import (
     DrugClass,
     EpisodeRecord,
     Finding,
+    MedicationKind,
     MmeLine,
     MmeTotal,
 )
@@ -30,12 +31,13 @@ from app.clinical.policy import ClinicPolicy
 from app.clinical.pro import intake_discharge, ppact_episode, pro_scores
 from app.clinical.supply import SupplyWindow
 from app.clinical.terminology import Terminology
-from app.clinical.uds import evaluate_uds
+from app.clinical.uds import UdsEvaluation, evaluate_uds
 from app.clinical.views import (
     MONITORING_BLOCKS,
     Availability,
     by_ref,
-    last_fill,
+    current_prescription,
+    last_dispense,
     medication_date,
     prescriber_of,
     sig_of,
@@ -49,11 +51,10 @@ SHORT_RISK_CHARS = 110
 MAX_CONDITIONS = 6
 MAX_TREATMENTS = 6
 _NOT_RISKS = frozenset({"cot"})
-#: Findings that say the same thing on the page; the first (most urgent) one stands for all.
+#: Findings folded into one row on the page (`risks`); the dashboard lists each one.
 _SAME_TOPIC = {
     "opioid-benzo-coprescribing": "sedatives",
     "opioid-cns-depressant-coprescribing": "sedatives",
-    "triple-threat": "sedatives",
     "multiple-opioid-prescribers": "sources",
     "multiple-pharmacies": "sources",
 }
@@ -73,7 +74,9 @@ class RegimenRow:
     last_fill: date | None
     complete: bool
     notes: tuple[str, ...]
-    anchors: tuple[str, ...]
+    anchors: tuple[str, ...]  # the counted record first, then the prescription it relies on
+    prescriber_anchors: tuple[str, ...] = ()
+    fill_anchors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class MonitoringRow:
     due_date: date | None
     detail: str | None
     anchors: tuple[str, ...]
+    detail_anchors: tuple[str, ...] = ()  # the flagged UDS results the detail names
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,19 +175,42 @@ PRO_LABELS = {"peg": "PEG (pain, 0-10)", "phq9": "PHQ-9 (depression, 0-27)", "ga
 
 
 def _line_row(line: MmeLine, chart: Chart, as_of: date) -> RegimenRow:
+    """One regimen row; prescriber and last fill from the drug's prescription and dispenses.
+
+    A patient-reported MedicationStatement (or an order without a named requester) names no
+    prescriber: the row then shows the latest active MedicationRequest for the same drug and
+    links it as evidence next to the record that was counted.
+    """
     records = by_ref(chart)
     record = records.get(line.ref)
+    prescriber = prescriber_of(record, records) if record else None
+    refs = [line.ref]
+    prescriber_refs: list[str] = []
+    if record is not None:
+        request = records.get(record.authorizing_prescription or "")
+        if record.kind is MedicationKind.REQUEST:
+            request = record
+        if prescriber is None:
+            request = current_prescription(record, chart.medications, as_of)
+            if request is not None:
+                prescriber = request.prescriber_display or request.prescriber
+                refs.append(request.ref)
+        if request is not None and prescriber is not None:
+            prescriber_refs.append(request.ref)
+    fill = last_dispense(record, chart.medications, as_of) if record else None
     return RegimenRow(
         drug=line.display or (record.text if record else None) or line.ref,
         sig=sig_of(record, records) if record else None,
         mme_text=format_mme(line.mme_per_day) if line.mme_per_day is not None else "unknown",
         mme_per_day=line.mme_per_day,
         long_acting=line.long_acting,
-        prescriber=prescriber_of(record, records) if record else None,
-        last_fill=last_fill(record, chart.medications, as_of) if record else None,
+        prescriber=prescriber,
+        last_fill=fill.handed_over if fill else None,
         complete=line.complete,
         notes=line.notes,
-        anchors=to_anchors([line.ref]),
+        anchors=to_anchors(refs),
+        prescriber_anchors=to_anchors(prescriber_refs),
+        fill_anchors=to_anchors([fill.ref] if fill else []),
     )
 
 
@@ -216,21 +243,56 @@ def naloxone(chart: Chart, as_of: date) -> Naloxone:
     return Naloxone(True, day, record.text, to_anchors([record.ref]))
 
 
-def risks(findings: tuple[Finding, ...]) -> tuple[RiskRow, ...]:
-    seen: set[str] = set()
-    rows = []
+def risks(findings: tuple[Finding, ...], as_of: date) -> tuple[RiskRow, ...]:
+    """The risk findings as page rows, same-topic findings folded into one row each.
+
+    Folding comes before the page cut (`MAX_RISKS`) so that several findings on one topic do
+    not push a different one (an unexpected UDS) off the page: MME at each threshold -> the
+    highest threshold reached; opioid + benzodiazepine / other CNS depressant overlaps -> one
+    row naming the classes (the triple-threat row stays); prescribers and pharmacies -> one row.
+    A folded row keeps the place and severity of its most urgent finding and every anchor.
+    """
+    groups: dict[str, list[Finding]] = {}
     for f in findings:
-        topic = _SAME_TOPIC.get(f.code, f.code)
-        if f.code in _NOT_RISKS or topic in seen:
-            continue
-        seen.add(topic)
+        if f.code not in _NOT_RISKS:
+            groups.setdefault(_SAME_TOPIC.get(f.code, f.code), []).append(f)
+    rows = []
+    for topic, members in groups.items():
+        first = members[0]
+        text = _short(first.text)
+        if topic == "mme-at-or-above-threshold":
+            first = max(members, key=_threshold)
+            text = first.text
+        elif topic == "sedatives" and len(members) > 1:
+            text = _sedative_text(members, as_of)
+        elif len(members) > 1:
+            text = " ".join(_short(m.text) for m in members)
+        evidence = [ref for m in members for ref in m.evidence]
         rows.append(
             RiskRow(
-                f.code, str(f.severity), _short(f.text), f.citation.label, f.citation.url,
-                to_anchors(f.evidence),
+                first.code, str(members[0].severity), text, first.citation.label,
+                first.citation.url, to_anchors(evidence),
             )
         )  # fmt: skip
     return tuple(rows)
+
+
+def _threshold(finding: Finding) -> float:
+    value = finding.data.get("threshold_mme")
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _sedative_text(members: list[Finding], as_of: date) -> str:
+    """"Opioid supplies overlap with benzodiazepine, z-drug since 2026-08-03 (current)."."""
+    classes = [str(m.data.get("subclass", "")) for m in members if m.data.get("subclass")]
+    starts = [str(m.data["overlap_start"]) for m in members if "overlap_start" in m.data]
+    ends = [str(m.data["overlap_end"]) for m in members if "overlap_end" in m.data]
+    names = ", ".join(dict.fromkeys(classes)) or "sedatives"
+    if not starts or not ends:
+        return f"Opioid supplies overlap with {names}."
+    first, last = min(starts), max(ends)
+    when = f"since {first} (current)" if last >= as_of.isoformat() else f"{first} to {last}"
+    return f"Opioid supplies overlap with {names} {when}."
 
 
 def _short(text: str) -> str:
@@ -253,37 +315,68 @@ def monitoring(
     terms: Terminology,
     windows: tuple[SupplyWindow, ...],
 ) -> tuple[MonitoringRow, ...]:
-    uds = evaluate_uds(chart, as_of, terminology=terms, windows=windows)
+    """Monitoring due dates under the clinic policy; the UDS row with its results.
+
+    The UDS row gives the last result and any earlier unexpected or missing result within the
+    policy's UDS interval (the lookback of the `uds-unexpected` rule), linked to its evidence:
+    an "as expected" last screen must not hide a positive one a few months earlier.
+    """
     rows = []
     for item in monitoring_status(chart, policy, as_of, terminology=terms):
         block = avail[MONITORING_BLOCKS[item.key]]
         detail = item.detail
-        refs = item.evidence
+        detail_refs: tuple[str, ...] = ()
         if item.key == "uds" and item.last_date is not None:
-            same_day = [u for u in uds if u.date == item.last_date]
-            unexpected = sorted({t for u in same_day for t in u.unexpected_found})
-            missing = sorted({t for u in same_day for t in u.expected_missing})
-            result = "as expected"
-            if unexpected or missing:
-                result = "; ".join(
-                    part
-                    for part in (
-                        "unexpected " + ", ".join(unexpected) if unexpected else "",
-                        "expected but not found " + ", ".join(missing) if missing else "",
-                    )
-                    if part
-                )
-            detail = f"Last result: {result}."
+            detail, detail_refs = _uds_detail(chart, policy, as_of, item.last_date, terms, windows)
         status = str(item.status)
         if not block.available:
             status, detail = "unknown", f"{block.label} could not be loaded; status unknown."
+            detail_refs = ()
         rows.append(
             MonitoringRow(
                 item.key, item.label, status, item.last_date, item.due_date, detail,
-                to_anchors(refs),
+                to_anchors(item.evidence), to_anchors(detail_refs),
             )
         )  # fmt: skip
     return tuple(rows)
+
+
+def _uds_result(results: list[UdsEvaluation]) -> str | None:
+    """ "unexpected cocaine; expected but not found oxycodone", or None when as expected."""
+    unexpected = sorted({t for u in results for t in u.unexpected_found})
+    missing = sorted({t for u in results for t in u.expected_missing})
+    parts = []
+    if unexpected:
+        parts.append("unexpected " + ", ".join(unexpected))
+    if missing:
+        parts.append("expected but not found " + ", ".join(missing))
+    return "; ".join(parts) or None
+
+
+def _uds_detail(
+    chart: Chart,
+    policy: ClinicPolicy,
+    as_of: date,
+    last: date,
+    terms: Terminology,
+    windows: tuple[SupplyWindow, ...],
+) -> tuple[str, tuple[str, ...]]:
+    """The UDS row's sentence and the results it names (last screen, earlier flagged ones)."""
+    lookback = max(policy.monitoring.uds_days, (as_of - last).days + 1)
+    uds = evaluate_uds(chart, as_of, lookback_days=lookback, terminology=terms, windows=windows)
+    latest = [u for u in uds if u.date == last]
+    detail = f"Last result: {_uds_result(latest) or 'as expected'}."
+    refs = [u.ref for u in latest if _uds_result([u])]
+    first_day = as_of - timedelta(days=policy.monitoring.uds_days - 1)
+    earlier: dict[date, list[UdsEvaluation]] = {}
+    for u in uds:
+        if u.date is not None and first_day <= u.date < last and _uds_result([u]):
+            earlier.setdefault(u.date, []).append(u)
+    if earlier:
+        flagged = [f"{day.isoformat()} {_uds_result(found)}" for day, found in earlier.items()]
+        detail += " Earlier: " + "; ".join(flagged) + "."
+        refs += [u.ref for found in earlier.values() for u in found]
+    return detail, tuple(refs)
 
 
 def ppact(chart: Chart, as_of: date) -> Ppact:

@@ -192,17 +192,65 @@ def last_fill(
     record: MedicationRecord, medications: Sequence[MedicationRecord], as_of: date
 ) -> date | None:
     """Latest hand-over on or before `as_of` of the same drug (RxNorm code, else text)."""
+    dispense = last_dispense(record, medications, as_of)
+    return dispense.handed_over if dispense is not None else None
+
+
+def _same_code(record: MedicationRecord, other: MedicationRecord) -> bool:
     codes = set(record.rxnorm_codes)
-    best: date | None = None
-    for other in medications:
-        if other.kind is not MedicationKind.DISPENSE or other.handed_over is None:
-            continue
-        if other.handed_over > as_of or other.entered_in_error:
-            continue
-        same = bool(codes & set(other.rxnorm_codes)) if codes else other.text == record.text
-        if same and (best is None or other.handed_over > best):
-            best = other.handed_over
-    return best
+    return bool(codes & set(other.rxnorm_codes)) if codes else other.text == record.text
+
+
+def _same_ingredients(record: MedicationRecord, other: MedicationRecord) -> bool:
+    mine = record.classification.ingredients
+    return bool(mine) and set(mine) == set(other.classification.ingredients)
+
+
+def last_dispense(
+    record: MedicationRecord, medications: Sequence[MedicationRecord], as_of: date
+) -> MedicationRecord | None:
+    """The latest dispense handed over on or before `as_of` of the same drug as `record`.
+
+    Same drug: a shared RxNorm code (the same text when `record` has none); when no dispense
+    has one, the same ingredients (`Classification.ingredients`), e.g. another patch strength.
+    """
+    found = [
+        m
+        for m in medications
+        if m.kind is MedicationKind.DISPENSE
+        and m.handed_over is not None
+        and m.handed_over <= as_of
+        and not m.entered_in_error
+    ]
+    for same in (_same_code, _same_ingredients):
+        matching = [m for m in found if same(record, m)]
+        if matching:
+            return max(matching, key=lambda m: (m.handed_over or date.min, m.ref))
+    return None
+
+
+def current_prescription(
+    record: MedicationRecord, medications: Sequence[MedicationRecord], as_of: date
+) -> MedicationRecord | None:
+    """The latest active MedicationRequest authored on or before `as_of` for `record`'s drug.
+
+    Used when the counted record names no prescriber (a patient-reported MedicationStatement):
+    the clinician expects the prescription. Same drug as in `last_dispense`.
+    """
+    found = [
+        m
+        for m in medications
+        if m.kind is MedicationKind.REQUEST
+        and m.status == "active"
+        and m.authored_on is not None
+        and m.authored_on <= as_of
+        and m.ref != record.ref
+    ]
+    for same in (_same_code, _same_ingredients):
+        matching = [m for m in found if same(record, m)]
+        if matching:
+            return max(matching, key=lambda m: (m.authored_on or date.min, m.ref))
+    return None
 
 
 def age_on(born: date | None, on: date) -> int | None:

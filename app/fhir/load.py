@@ -16,18 +16,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import httpx
 
 from app.fhir.client import FhirClient, ReadResults, SearchResult, split_reference
-from app.fhir.errors import FhirError, FhirRequestError, NotAuthorized, NotPermitted
+from app.fhir.errors import (
+    FhirError,
+    FhirRequestError,
+    FhirTimeout,
+    NotAuthorized,
+    NotPermitted,
+)
 from app.fhir.queries import DEFAULT_LOOKBACK_DAYS, FhirQuery, patient_queries
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SectionState = Literal["complete", "partial", "failed", "not-permitted"]
 MEDICATION_REFERENCE_SECTION = "medication-reference"
@@ -86,6 +93,7 @@ async def load_patient_record(
     as_of: date,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     concurrency: int = DEFAULT_CONCURRENCY,
+    deadline_seconds: float | None = None,
 ) -> PatientRecord:
     """Fetch one patient's record; sections load concurrently and fail independently.
 
@@ -95,6 +103,9 @@ async def load_patient_record(
         as_of: Day the record is loaded for (sets the lookback window).
         lookback_days: How far back dated searches reach.
         concurrency: Requests in flight at most for this call.
+        deadline_seconds: Wall-time budget for the whole load (retries included). A section
+            still waiting when it runs out is marked failed ("no answer within N s") and the
+            rest is returned, so a slow EHR costs the page at most this long.
 
     Returns:
         The resources and one SectionStatus per query plus "medication-reference".
@@ -108,8 +119,17 @@ async def load_patient_record(
     started = time.monotonic()
     semaphore = asyncio.Semaphore(concurrency)
     queries = patient_queries(patient_id, as_of=as_of, lookback_days=lookback_days)
+    deadline = None if deadline_seconds is None else started + deadline_seconds
     outcomes = await asyncio.gather(
-        *(run_query(client, query, patient_id, semaphore) for query in queries)
+        *(
+            _within(
+                deadline,
+                deadline_seconds,
+                query.id,
+                run_query(client, query, patient_id, semaphore),
+            )
+            for query in queries
+        )
     )
     sections: dict[str, SectionStatus] = {}
     resources: list[dict[str, Any]] = []
@@ -122,8 +142,11 @@ async def load_patient_record(
     if len(unauthorized) == len(queries):
         raise unauthorized[0]
     resources = _deduplicated(resources)
-    medications, sections[MEDICATION_REFERENCE_SECTION] = await resolve_medications(
-        client, resources, semaphore
+    medications, sections[MEDICATION_REFERENCE_SECTION] = await _within(
+        deadline,
+        deadline_seconds,
+        MEDICATION_REFERENCE_SECTION,
+        resolve_medications(client, resources, semaphore),
     )
     resources.extend(medications)
     log.info(
@@ -138,6 +161,23 @@ async def load_patient_record(
 
 
 # ---------------------------------------------------------------------- sections
+
+
+async def _within(
+    deadline: float | None, seconds: float | None, section: str, work: Awaitable[_T]
+) -> _T:
+    """`work`, or a failed section when the load's deadline passes first."""
+    if deadline is None or seconds is None:
+        return await work
+    try:
+        return await asyncio.wait_for(work, timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        log.warning("fhir section timed out", extra={"section": section})
+        budget = f"no answer within {seconds:g} s"
+        failed = SectionStatus("failed", budget, 0)
+        if section == MEDICATION_REFERENCE_SECTION:
+            return cast(_T, ([], failed))
+        return cast(_T, ([], failed, FhirTimeout(budget)))
 
 
 async def run_query(

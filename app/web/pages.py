@@ -20,13 +20,19 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.templating import Jinja2Templates
 
 from app.clinical.chart import ChartInputError, build_chart
@@ -119,14 +125,27 @@ def active_snoozes(request: Request, patient_id: str | None) -> list[Snooze]:
     return store.active_snoozes(patient_id, datetime.now(UTC))
 
 
+#: Years an `?as_of=` may reach back (a chart review of old records) and forward (none needed).
+AS_OF_YEARS_BACK = 30
+
+
 def _as_of(request: Request, settings: Settings) -> date:
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
     given = request.query_params.get("as_of")
-    if given:
-        try:
-            return date.fromisoformat(given)
-        except ValueError:
-            raise PageError("Bad date", "as_of must be a date such as 2026-11-01.", 400) from None
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+    if not given:
+        return today
+    try:
+        day = date.fromisoformat(given)
+    except ValueError:
+        raise PageError("Bad date", "as_of must be a date such as 2026-11-01.", 400) from None
+    earliest = today.replace(year=today.year - AS_OF_YEARS_BACK, day=min(today.day, 28))
+    if not earliest <= day <= today + timedelta(days=366):
+        raise PageError(
+            "Bad date",
+            f"as_of must be between {earliest.isoformat()} and a year from today.",
+            400,
+        )
+    return day
 
 
 def install_pages(app: FastAPI, settings: Settings) -> None:
@@ -140,6 +159,23 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
         return response
 
     app.add_exception_handler(PageError, on_page_error)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # Never a stack trace in the EHR frame: log the error class (no PHI), show a page.
+        log.error("page failed", extra={"error": type(exc).__name__}, exc_info=exc)
+        if request.url.path.startswith("/cds-services"):
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        response = error_page(
+            request,
+            "Something went wrong",
+            "The page could not be shown. Try again; if it keeps failing, launch the app again "
+            "from the chart.",
+            500,
+        )
+        response.headers.update(NO_STORE)
+        return response
+
+    app.add_exception_handler(Exception, on_unexpected)
 
 
 def build_router(settings: Settings) -> APIRouter:
@@ -160,7 +196,12 @@ def build_router(settings: Settings) -> APIRouter:
             )
         try:
             async with fhir_client_for(request, ctx) as client:
-                record = await load_patient_record(client, ctx.patient_id, as_of=as_of)
+                record = await load_patient_record(
+                    client,
+                    ctx.patient_id,
+                    as_of=as_of,
+                    deadline_seconds=settings.page_load_deadline_seconds,
+                )
         except FhirError as exc:
             log.warning("patient record failed", extra={"error": type(exc).__name__})
             raise PageError(

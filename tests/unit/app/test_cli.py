@@ -216,3 +216,75 @@ def test_serve_with_a_bad_setting_exits_with_one_line(monkeypatch, capsys):
     assert code == 2
     assert err.count("\n") == 1
     assert "log_level" in err or "port" in err
+
+
+def test_medication_with_neither_known_code_nor_name_makes_the_total_incomplete(
+    tmp_path: Path, capsys
+):
+    unresolved = dict(OXY_ORDER, id="unresolved")
+    del unresolved["medicationCodeableConcept"]
+    unresolved["medicationReference"] = {"reference": "Medication/not-in-bundle"}
+    path = tmp_path / "unresolved.json"
+    path.write_text(json.dumps(_bundle({"resourceType": "Patient", "id": "p1"}, unresolved)))
+    payload = json.loads(
+        run(capsys, "mme", "--bundle", str(path), "--as-of", "2026-11-01", "--json")[1]
+    )
+    assert payload["complete"] is False
+    (med,) = payload["medications"]
+    assert med["mme_per_day"] is None
+    assert any("could not be identified" in note for note in med["notes"])
+
+
+def test_named_drug_without_an_opioid_ingredient_is_not_an_opioid(tmp_path: Path, capsys):
+    lisinopril = dict(
+        OXY_ORDER,
+        id="acei",
+        medicationCodeableConcept={
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "314076"}],
+            "text": "lisinopril 10 MG Oral Tablet",
+        },
+    )
+    path = tmp_path / "acei.json"
+    path.write_text(json.dumps(_bundle({"resourceType": "Patient", "id": "p1"}, lisinopril)))
+    payload = json.loads(
+        run(capsys, "mme", "--bundle", str(path), "--as-of", "2026-11-01", "--json")[1]
+    )
+    assert payload["complete"] is True
+    assert payload["medications"] == []
+
+
+@pytest.mark.parametrize(
+    ("bundle", "message"),
+    [
+        pytest.param({"resourceType": "Bundle", "type": "collection"}, "no entries", id="empty"),
+        pytest.param(
+            {"resourceType": "Bundle", "type": "collection", "entry": "x"}, "no entries", id="bad"
+        ),
+        pytest.param(
+            {"resourceType": "Bundle", "type": "history", "entry": [{"resource": {}}]},
+            "Bundle type 'history'",
+            id="history",
+        ),
+    ],
+)
+def test_empty_or_unsupported_bundles_are_refused(tmp_path: Path, capsys, bundle, message):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    code, out, err = run(capsys, "mme", "--bundle", str(path))
+    assert (code, out) == (2, "")
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["mme", "--bundle", "x.json", "--as-of", "2026-13-01"], id="bad-date"),
+        pytest.param(["mme", "--bundle", "x.json", "--as-of", "9999-12-31"], id="far-date"),
+        pytest.param(["mme", "--bundle", "x.json", "--edition", "2019"], id="bad-edition"),
+        pytest.param(["serve", "--port", "0"], id="bad-port"),
+    ],
+)
+def test_usage_errors_are_one_line(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("ppact ")

@@ -437,3 +437,27 @@ async def test_concurrency_limit_is_honoured(fake, as_of, concurrency):
 async def test_concurrency_must_be_positive(fake, as_of):
     with pytest.raises(ValueError, match="concurrency"):
         await load(fake, as_of, concurrency=0)
+
+
+async def test_sections_still_loading_at_the_deadline_are_failed_and_the_rest_returned(
+    fake, as_of
+):
+    answer = fake.transport()
+
+    async def slow_observations(request):
+        if request.url.path.endswith("/Observation"):
+            await asyncio.sleep(5)
+        return await answer.handle_async_request(request)
+
+    started = asyncio.get_running_loop().time()
+    async with FhirClient(BASE, transport=httpx.MockTransport(slow_observations)) as client:
+        record = await load_patient_record(client, PATIENT, as_of=as_of, deadline_seconds=0.5)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 2
+    slow = [s for s in record.sections if s.startswith("observation")]
+    assert slow
+    for section in slow:
+        assert record.sections[section].state == "failed"
+        assert record.sections[section].reason == "no answer within 0.5 s"
+    assert record.sections["medication-request"].state == "complete"
+    assert ("MedicationRequest", "mr-active") in keys(record)

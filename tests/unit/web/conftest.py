@@ -46,11 +46,13 @@ class FakeLoader:
         self.sections: dict[str, SectionStatus] = {"patient": SectionStatus("complete", None, 1)}
         self.error: Exception | None = None
         self.calls = 0
+        self.kwargs: dict[str, Any] = {}
 
     async def __call__(
-        self, client: Any, patient_id: str, *, as_of: date, **_: Any
+        self, client: Any, patient_id: str, *, as_of: date, **kwargs: Any
     ) -> PatientRecord:
         self.calls += 1
+        self.kwargs = kwargs
         if self.error is not None:
             raise self.error
         return PatientRecord(list(self.resources), dict(self.sections))

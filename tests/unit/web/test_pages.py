@@ -6,6 +6,9 @@ import logging
 import re
 from datetime import date
 
+import pytest
+from fastapi.testclient import TestClient
+
 from app.fhir.errors import FhirTimeout
 from app.fhir.load import SectionStatus
 from app.storage.audit import AuditLog
@@ -230,3 +233,28 @@ def test_dashboard_lists_cds_alerts_snoozed_for_the_patient(client, launch):
     html = client.get(f"/l/{launch()}/dashboard{Q}").text
     assert "Snoozed alerts" in html
     assert "<strong>early-refill</strong> snoozed until" in html
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31", "0001-01-01", "1950-01-01"])
+def test_as_of_far_from_today_is_refused_not_a_server_error(client, launch, as_of):
+    response = client.get(f"/l/{launch()}/summary?as_of={as_of}")
+    assert response.status_code == 400
+    assert "as_of must be between" in response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_unexpected_failure_gives_the_error_page_not_a_stack_trace(client, launch, loader):
+    loader.error = RuntimeError("a bug somewhere below the page")
+    launch_id = launch()
+    quiet = TestClient(client.app, base_url="https://testserver", raise_server_exceptions=False)
+    quiet.cookies = client.cookies
+    response = quiet.get(f"/l/{launch_id}/summary{Q}")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.text
+    assert "Traceback" not in response.text and "RuntimeError" not in response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_page_load_uses_the_configured_deadline(client, launch, loader):
+    client.get(f"/l/{launch()}/summary{Q}")
+    assert loader.kwargs["deadline_seconds"] == 10.0
