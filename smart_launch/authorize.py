@@ -6,6 +6,12 @@ PKCE ``code_challenge`` with ``code_challenge_method=S256`` (never ``plain``), `
 launch, and a ``nonce`` when ``openid`` is requested. A standalone launch asks for
 ``launch/patient`` instead of sending ``launch``.
 
+``openid fhirUser`` is requested only when the discovered configuration names both an ``issuer``
+and a ``jwks_uri``: without them an id_token cannot be validated (OIDC Core 3.1.3.7), so asking
+for one would only make the callback fail. A server found through the CapabilityStatement
+fallback (SMART 1.0 ``oauth-uris``, which carries neither) is therefore launched without identity,
+and the launch has no ``fhirUser`` unless the token response names one.
+
 The secrets of one launch (state, PKCE verifier, nonce) travel in a :class:`PendingLaunch` that the
 web layer keeps server-side until the callback (see ``callback``).
 """
@@ -120,13 +126,14 @@ def launch_scope(
 
     Resource scopes come from the allowlist entry, else :data:`DEFAULT_RESOURCE_TYPES` as read
     scopes in the server's syntax. Then ``launch`` (EHR) or ``launch/patient`` (standalone),
-    ``openid fhirUser`` and ``offline_access`` when configured.
+    ``openid fhirUser`` (only when the server publishes an ``issuer`` and a ``jwks_uri``, so the
+    id_token can be validated) and ``offline_access`` when configured.
 
     Args:
         issuer: The allowlist entry.
         configuration: The discovered configuration (its capabilities pick v1 or v2).
         ehr_launch: True for an EHR launch.
-        openid: Ask for identity (``openid fhirUser``).
+        openid: Ask for identity (``openid fhirUser``) when the server makes it verifiable.
 
     Returns:
         The space-separated scope string.
@@ -134,7 +141,7 @@ def launch_scope(
     version = configuration.scope_version(issuer.scope_version)
     scopes = list(issuer.scopes or resource_scopes(DEFAULT_RESOURCE_TYPES, version=version))
     scopes.append("launch" if ehr_launch else "launch/patient")
-    if openid:
+    if openid and configuration.issuer and configuration.jwks_uri:
         scopes += ["openid", "fhirUser"]
     if issuer.offline_access:
         scopes.append("offline_access")

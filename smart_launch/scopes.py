@@ -29,6 +29,8 @@ DEFAULT_RESOURCE_TYPES: tuple[str, ...] = (
     "Patient",
     "MedicationRequest",
     "MedicationDispense",
+    "MedicationStatement",
+    "Medication",
     "Condition",
     "Observation",
     "DocumentReference",

@@ -151,11 +151,16 @@ def _with_ref(item: _Counted) -> _Counted:
 
 
 def _replaces(later: _Counted, earlier: _Counted) -> bool:
-    """D1: a later record for the same drug replaces an earlier one, unless both were dispensed."""
+    """D1: a later record for the same drug replaces an earlier one, unless both were dispensed.
+
+    Drafts written together are separate orders, never renewals of each other: a draft may
+    replace only an existing (non-draft) record.
+    """
     return (
         later.rxcui is not None
         and later.rxcui == earlier.rxcui
         and not (later.dispensed and earlier.dispensed)
+        and not (later.window.source == "draft" and earlier.window.source == "draft")
     )
 
 

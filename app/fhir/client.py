@@ -100,7 +100,8 @@ class FhirClient:
         timeout_seconds: Per-request timeout (connect, read, write, pool).
         retry: Retry bounds for 429/502/503/504, timeouts and connection failures.
         limits: Paging bounds for searches.
-        max_connections: Connection pool size.
+        max_connections: Connection pool size; above the loader's requests in flight
+            (`load.DEFAULT_CONCURRENCY`) so one record load goes out in one wave.
         transport: httpx transport override (tests).
         sleep: Awaitable sleep (tests pass a fake one).
         clock: Monotonic clock in seconds (tests pass a fake one).
@@ -116,7 +117,7 @@ class FhirClient:
         timeout_seconds: float = 20.0,
         retry: RetryPolicy | None = None,
         limits: SearchLimits | None = None,
-        max_connections: int = 16,
+        max_connections: int = 32,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,

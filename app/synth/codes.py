@@ -50,7 +50,7 @@ class Drug:
         unit: dispensing unit for doseQuantity and quantity ("tablet", "patch" ...).
         ucum: UCUM annotation code for `unit`.
         kind: "opioid", "moud", "benzodiazepine", "gabapentinoid", "z-drug",
-            "muscle-relaxant", "naloxone".
+            "muscle-relaxant", "naloxone", "non-opioid".
     """
 
     key: str
@@ -114,6 +114,9 @@ pregabalin-150 483440  gabapentinoid pregabalin 150 MG Oral Capsule
 # Muscle relaxants (carisoprodol 197446: COSRI Carisoprodol value set)
 carisoprodol-350 197446  muscle-relaxant carisoprodol 350 MG Oral Tablet
 cyclobenzaprine-10 828348  muscle-relaxant cyclobenzaprine hydrochloride 10 MG Oral Tablet
+# Non-opioid analgesics (SNRI, NSAID; in the AHRQ pain management summary value sets)
+duloxetine-60  596930  non-opioid duloxetine 60 MG Delayed Release Oral Capsule
+naproxen-500   198013  non-opioid naproxen 500 MG Oral Tablet
 # Rescue naloxone (CDC naloxone-medications; not buprenorphine/naloxone)
 naloxone-4     1725059 naloxone naloxone hydrochloride 40 MG/ML Nasal Spray
 narcan-4       1725064 naloxone naloxone hydrochloride 40 MG/ML Nasal Spray [Narcan]

@@ -157,6 +157,8 @@ class PatientPlan:
     naloxone_days: tuple[int, ...] = ()
     hospice_day: int | None = None
     messy: frozenset[str] = field(default_factory=frozenset)
+    referrals: tuple[tuple[str, int, str], ...] = ()  # (treatments.REFERRALS key, day, status)
+    non_opioid: tuple[str, int] | None = None  # (non-opioid drug key, day ordered)
 
     @property
     def number(self) -> int:

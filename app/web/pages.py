@@ -40,14 +40,14 @@ from app.clinical.dashboard import build_dashboard
 from app.clinical.model import Chart
 from app.clinical.outreach import build_outreach
 from app.clinical.summary import SummaryView, build_summary
-from app.fhir.errors import FhirError
+from app.fhir.errors import FhirError, NotAuthorized
 from app.fhir.load import SectionStatus, load_patient_record
 from app.fhir.queries import patient_queries
 from app.settings import Settings
 from app.storage.audit import audit
 from app.storage.feedback import FeedbackStore, Snooze
 from app.web.charts import mme_chart, pro_chart
-from app.web.context import LaunchContext, fhir_client_for, require_launch
+from app.web.context import LaunchContext, LaunchExpired, fhir_client_for, require_launch
 from app.web.csrf import install_csrf, require_csrf
 from app.web.launch import NO_STORE, error_page
 from app.web.pdf import render_pdf
@@ -202,6 +202,10 @@ def build_router(settings: Settings) -> APIRouter:
                     as_of=as_of,
                     deadline_seconds=settings.page_load_deadline_seconds,
                 )
+        except NotAuthorized:
+            # Every section was refused even after one refresh: the launch is over. The
+            # handler shows the "launch again" page (issue 3), not "the EHR did not answer".
+            raise LaunchExpired from None
         except FhirError as exc:
             log.warning("patient record failed", extra={"error": type(exc).__name__})
             raise PageError(

@@ -727,6 +727,69 @@ def test_draft_renewal_of_the_same_drug_counts_once():
     assert [line.ref for line in total.lines] == ["MedicationRequest/draft"]
 
 
+def test_two_drafts_of_the_same_drug_are_separate_orders_and_both_count():
+    # A different drug, so the current line stays: hydrocodone 10 mg TID = 30 MME.
+    current = rx(HYDROCODONE_10_APAP_325, sig(dose=tablets(1), timing_code="TID"))
+    first = rx(
+        OXYCODONE_5_MG_TAB,
+        sig(dose=tablets(2), timing_code="BID"),
+        ref="MedicationRequest/draft-1",
+        status="draft",
+        authored_on=None,
+    )
+    second = rx(
+        OXYCODONE_5_MG_TAB,
+        sig(dose=tablets(2), timing_code="QID"),
+        ref="MedicationRequest/draft-2",
+        status="draft",
+        authored_on=None,
+    )
+    # 30 (current) + 20 mg x 1.5 = 30 (draft 1) + 40 mg x 1.5 = 60 (draft 2) = 120.
+    total = total_mme([current], as_of=AS_OF, drafts=[first, second])
+    assert total.total_mme == pytest.approx(120.0)
+    assert {line.ref for line in total.lines} == {
+        f"MedicationRequest/{HYDROCODONE_10_APAP_325}",
+        "MedicationRequest/draft-1",
+        "MedicationRequest/draft-2",
+    }
+
+
+def test_two_identical_drafts_both_count():
+    drafts = [
+        rx(
+            OXYCODONE_5_MG_TAB,
+            sig(dose=tablets(2), timing_code="TID"),
+            ref=f"MedicationRequest/draft-{n}",
+            status="draft",
+            authored_on=None,
+        )
+        for n in (1, 2)
+    ]
+    # 2 x (30 mg x 1.5 = 45) = 90.
+    assert total_mme([], as_of=AS_OF, drafts=drafts).total_mme == pytest.approx(90.0)
+
+
+def test_drafts_of_the_same_drug_both_replace_the_current_order_only():
+    current = rx(OXYCODONE_5_MG_TAB, sig(dose=tablets(1), timing_code="BID"))
+    drafts = [
+        rx(
+            OXYCODONE_5_MG_TAB,
+            sig(dose=tablets(1), timing_code=code),
+            ref=f"MedicationRequest/draft-{code}",
+            status="draft",
+            authored_on=None,
+        )
+        for code in ("BID", "TID")
+    ]
+    # Current (15) is renewed; the drafts 15 + 22.5 both count.
+    total = total_mme([current], as_of=AS_OF, drafts=drafts)
+    assert total.total_mme == pytest.approx(37.5)
+    assert sorted(line.ref for line in total.lines) == [
+        "MedicationRequest/draft-BID",
+        "MedicationRequest/draft-TID",
+    ]
+
+
 def test_overlapping_requests_for_the_same_drug_count_once_as_renewal():
     first = rx(
         OXYCODONE_5_MG_TAB,

@@ -18,9 +18,11 @@ from smart_launch import (
     build_authorization_request,
     launch_scope,
     new_secret,
+    parse_capability_statement,
     parse_smart_configuration,
 )
 from smart_launch.authorize import SECRET_LENGTH
+from smart_launch.discovery import OAUTH_URIS_EXTENSION
 
 from .conftest import (
     AUTHORIZE_URL,
@@ -86,6 +88,8 @@ def test_ehr_launch_scope_is_v2_with_launch_and_identity(
         "patient/Patient.rs",
         "patient/MedicationRequest.rs",
         "patient/MedicationDispense.rs",
+        "patient/MedicationStatement.rs",
+        "patient/Medication.rs",
         "patient/Condition.rs",
         "patient/Observation.rs",
         "patient/DocumentReference.rs",
@@ -218,3 +222,56 @@ def test_naive_time_is_refused(
         build_authorization_request(
             public_issuer, configuration, now=now.replace(tzinfo=None), launch="l"
         )
+
+
+def _capability_statement_configuration() -> SmartConfiguration:
+    document = {
+        "resourceType": "CapabilityStatement",
+        "rest": [
+            {
+                "security": {
+                    "extension": [
+                        {
+                            "url": OAUTH_URIS_EXTENSION,
+                            "extension": [
+                                {"url": "authorize", "valueUri": AUTHORIZE_URL},
+                                {"url": "token", "valueUri": f"{FHIR_BASE}/token"},
+                            ],
+                        }
+                    ]
+                }
+            }
+        ],
+    }
+    configuration = parse_capability_statement(document, iss=FHIR_BASE)
+    assert configuration is not None
+    return configuration
+
+
+def test_capability_statement_server_is_launched_without_openid_or_nonce(
+    public_issuer: IssuerConfig, now: datetime
+) -> None:
+    # The CapabilityStatement fallback has no issuer or jwks_uri: an id_token could not be
+    # validated, so none is asked for (the launch then simply has no fhirUser).
+    configuration = _capability_statement_configuration()
+
+    request = build_authorization_request(public_issuer, configuration, now=now, launch="l1")
+
+    scope = query(request.url)["scope"].split()
+    assert "openid" not in scope and "fhirUser" not in scope
+    assert "launch" in scope
+    assert "nonce" not in query(request.url)
+    assert request.pending.nonce is None
+
+
+@pytest.mark.parametrize("missing", ["issuer", "jwks_uri"])
+def test_openid_needs_both_issuer_and_jwks_uri(
+    public_issuer: IssuerConfig, missing: str
+) -> None:
+    document = smart_configuration_document()
+    del document[missing]
+    configuration = parse_smart_configuration(document, iss=FHIR_BASE)
+
+    assert "openid" not in launch_scope(public_issuer, configuration, ehr_launch=True).split()
+    full = parse_smart_configuration(smart_configuration_document(), iss=FHIR_BASE)
+    assert "openid" in launch_scope(public_issuer, full, ehr_launch=True).split()

@@ -258,3 +258,13 @@ def test_unexpected_failure_gives_the_error_page_not_a_stack_trace(client, launc
 def test_page_load_uses_the_configured_deadline(client, launch, loader):
     client.get(f"/l/{launch()}/summary{Q}")
     assert loader.kwargs["deadline_seconds"] == 10.0
+
+
+def test_token_refused_after_refresh_asks_to_launch_again(client, launch, loader):
+    from app.fhir.errors import NotAuthorized
+
+    loader.error = NotAuthorized(401, "token expired")
+    response = client.get(f"/l/{launch()}/summary{Q}")
+    assert response.status_code == 401
+    assert "The EHR did not answer" not in response.text
+    assert "launch" in response.text.lower()
