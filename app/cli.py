@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
+#: Environment variable `ppact seed` reads its bearer token from when --token is not given.
+SEED_TOKEN_ENV = "PPACT_SEED_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
 class CliError(Exception):
@@ -174,17 +177,19 @@ def cmd_seed(args: argparse.Namespace) -> int:
     fhir_log = logging.getLogger("app.fhir")
     level = fhir_log.level
     fhir_log.setLevel(logging.ERROR)
+    # A --token value is visible to every user in `ps`; the environment is not.
+    token = args.token or os.environ.get(SEED_TOKEN_ENV) or None
     try:
         if args.remove:
-            removed = run_remove(args.fhir_base, tag=args.tag, token=args.token)
-            print(f"removed {removed.total} resources tagged {args.tag}; none left")
+            removed = run_remove(args.fhir_base, tag=args.tag, token=token)
+            print(f"removed {removed.total} synthetic resources tagged {args.tag}; none left")
             return 0
         report = run_seed(
             args.fhir_base,
             patients=args.patients,
             seed=args.seed,
             anchor=args.anchor,
-            token=args.token,
+            token=token,
             chunk_size=args.chunk_size,
         )
     except (FhirConnectionError, FhirTimeout) as exc:
@@ -195,8 +200,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
         fhir_log.setLevel(level)
     print(
         f"loaded {report.resources} resources of {args.patients} patients in {report.chunks} "
-        f"transactions ({report.created} created, {report.updated} already there)"
+        f"transactions ({report.created} created, {report.replaced} replaced)"
     )
+    if report.stale.total:
+        print(f"deleted {report.stale.total} resources of another cohort under these patients")
     return 0
 
 
@@ -337,7 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--patients", type=int, default=50)
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument("--anchor", type=_iso_date, default=date(2026, 11, 1), help="YYYY-MM-DD")
-    seed.add_argument("--token", default=None, help="bearer token (default: none, open server)")
+    seed.add_argument(
+        "--token",
+        default=None,
+        help=f"bearer token (default: ${SEED_TOKEN_ENV}, else none: open server); "
+        f"prefer ${SEED_TOKEN_ENV}, as a --token value shows in `ps`",
+    )
     seed.add_argument("--chunk-size", type=int, default=100, help="resources per transaction")
     seed.add_argument(
         "--remove", action="store_true", help="delete every resource carrying the tag instead"
@@ -345,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument(
         "--tag",
         default="urn:ppact-cot:tags|synthetic-cohort",
-        help="with --remove: the tag (system|code) to delete",
+        help="with --remove: delete synthetic resources that also carry this tag (system|code)",
     )
     seed.set_defaults(func=cmd_seed)
 

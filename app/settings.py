@@ -8,6 +8,7 @@ start-up; a bad value stops start-up with one line naming the setting (`Settings
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.clinical.policy import ClinicPolicy, PolicyError, default_policy, parse_policy
 from app.storage.db import default_database_url
-from smart_launch import IssuerConfig, IssuerNotAllowed, IssuerRegistry, issuer_from_mapping
+from smart_launch import (
+    IssuerConfig,
+    IssuerNotAllowed,
+    IssuerRegistry,
+    SigningAlgorithm,
+    SigningKey,
+    SmartLaunchError,
+    issuer_from_mapping,
+    load_private_key_env,
+    load_private_key_file,
+)
 
 ENV_PREFIX = "PPACT_"
 
@@ -95,6 +106,39 @@ class Settings(BaseSettings):
     session_key: SecretStr | None = Field(
         default=None, description="Fernet key sealing sessions (default {data_dir}/session.key)."
     )
+    signing_key_rs384: SecretStr | None = Field(
+        default=None,
+        description="RS384 private key for private_key_jwt, PEM text (literal \\n allowed).",
+    )
+    signing_key_es384: SecretStr | None = Field(
+        default=None, description="ES384 (P-384) private key for private_key_jwt, PEM text."
+    )
+    signing_key_rs384_file: Path | None = Field(
+        default=None, description="File holding the RS384 private key (PEM)."
+    )
+    signing_key_es384_file: Path | None = Field(
+        default=None, description="File holding the ES384 private key (PEM)."
+    )
+
+    @field_validator("signing_key_rs384", "signing_key_es384")
+    @classmethod
+    def _usable_key_text(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            name = str(info.field_name)
+            _check_signing_key(name, lambda alg: load_signing_key_text(value, alg=alg), secret=True)
+        return value
+
+    @field_validator("signing_key_rs384_file", "signing_key_es384_file")
+    @classmethod
+    def _usable_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None:
+            name = str(info.field_name)
+            if info.data.get(name.removesuffix("_file")) is not None:
+                raise ValueError(f"set {name.removesuffix('_file')} or {name}, not both")
+            _check_signing_key(
+                name, lambda alg: load_private_key_file(value, alg=alg), secret=False
+            )
+        return value
 
     @field_validator("issuers")
     @classmethod
@@ -145,7 +189,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["https://sandbox.cds-hooks.org"],
         description="Browser origins allowed to call /cds-services (CORS).",
     )
-    cds_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    cds_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     cds_fetch_deadline_ms: int = Field(default=450, ge=50, le=10_000)
     cds_jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
@@ -196,6 +240,24 @@ class Settings(BaseSettings):
     def policy(self) -> ClinicPolicy:
         """The clinic policy: parsed once per file, validated at start-up by `load_settings`."""
         return _policy_from(self.policy_file)
+
+
+def load_signing_key_text(value: SecretStr, *, alg: SigningAlgorithm) -> SigningKey:
+    """Load a signing key from a PEM setting (``PPACT_SIGNING_KEY_RS384`` / ``_ES384``)."""
+    variable = f"{ENV_PREFIX}SIGNING_KEY_{alg}"
+    return load_private_key_env(variable, alg=alg, environ={variable: value.get_secret_value()})
+
+
+def _check_signing_key(
+    name: str, load: Callable[[SigningAlgorithm], SigningKey], *, secret: bool
+) -> None:
+    """Load the key a setting names; ValueError without key material when it is not usable."""
+    alg: SigningAlgorithm = "ES384" if "es384" in name else "RS384"
+    try:
+        load(alg)
+    except SmartLaunchError as exc:
+        # Saying "got" keeps the value (a private key) out of the error line.
+        raise ValueError(f"{exc}; got a value that is not shown" if secret else str(exc)) from None
 
 
 def _issuer_entries(

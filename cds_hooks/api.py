@@ -3,15 +3,18 @@
 CDS Hooks 2.0 "Discovery", "Calling a CDS Service", "Feedback", "HTTP Status Codes", "Trusting
 CDS Clients" and "Cross-Origin Resource Sharing". Every route verifies the caller's JWT first,
 with `aud` = the public URL of the endpoint called (`Settings.base_url`, never the Host header).
-Bodies are read up to `cds_max_body_bytes` (larger: 413). Every failure is a 4xx with a one-line
-`{"error": ...}`; an unexpected failure after the request was understood becomes an info card
-saying the checks could not run, never a 5xx for the EHR (docs/style.md "Errors").
+Bodies are read up to `cds_max_body_bytes` (larger: 413) within `BODY_TIMEOUT_SECONDS` (slower:
+408), before a call takes the service's gate, so slow uploads cannot hold it. Every failure is
+a 4xx with a one-line `{"error": ...}`; an unexpected failure after the request was understood
+becomes an info card saying the checks could not run, never a 5xx for the EHR (docs/style.md
+"Errors").
 
 `install(app, settings, engine)` is the one call `app.main.create_app` makes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, TypeVar
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/cds-services"
 M = TypeVar("M", bound=BaseModel)
+BODY_TIMEOUT_SECONDS = 5.0  # a whole body must arrive within this (read at call time)
 
 
 def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -50,19 +54,24 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JS
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON, refusing more than `limit` bytes without reading it all.
+    """The body as JSON, refusing more than `limit` bytes or `BODY_TIMEOUT_SECONDS` of upload.
 
     Raises:
-        ServiceError: 413 too large, 400 not JSON.
+        ServiceError: 413 too large, 408 too slow, 400 not JSON.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ServiceError(413, f"body larger than {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ServiceError(413, f"body larger than {limit} bytes")
+    seconds = BODY_TIMEOUT_SECONDS
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise ServiceError(413, f"body larger than {limit} bytes")
+    except TimeoutError:
+        raise ServiceError(408, f"body not received within {seconds:g} s") from None
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
@@ -130,8 +139,8 @@ def build_router(
     async def call(service_id: str, request: Request) -> JSONResponse:
         try:
             await authorised(request, f"/{service_id}")
-            async with service.gate:  # see CdsHooksService.gate
-                body = parse_model(CdsRequest, await read_json(request, max_body_bytes))
+            body = parse_model(CdsRequest, await read_json(request, max_body_bytes))
+            async with service.gate:  # see CdsHooksService.gate; the body is already read
                 response = await service.call(service_id, body)
         except ServiceError as exc:
             return error(exc.status, exc.reason, _challenge(exc.status))

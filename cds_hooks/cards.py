@@ -40,6 +40,8 @@ TOPIC_SYSTEM = "urn:ppact-cot:cds-rule"
 SOURCE_LABEL = "PPACT COT toolkit (CDC 2022 opioid guideline)"
 MAX_SUMMARY = 140
 REFILL_COUNT_DAYS = 182  # "refill count in 6 months"
+MAX_STATUS_FINDINGS = 6  # key findings listed on the patient-view card; the rest are counted
+_FIRST_AFTER_MME = ("uds-unexpected", "naloxone-not-on-record")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +201,26 @@ def is_checked_order(record: MedicationRecord, policy: ClinicPolicy) -> bool:
     return record.classification.is_opioid or is_sedative(record, policy)
 
 
+def key_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Non-info findings for the status card, most useful first.
+
+    The MME threshold findings become one line (the highest threshold reached); unexpected UDS
+    results and missing naloxone come right after it; the rest keep the core's order.
+    """
+    kept = [f for f in findings if f.severity is not Severity.INFO]
+    reached = [f for f in kept if f.code == "mme-at-or-above-threshold"]
+    top = max(reached, key=lambda f: float(str(f.data.get("threshold_mme", 0))), default=None)
+    rest = [f for f in kept if f.code != "mme-at-or-above-threshold"]
+    ahead = [f for code in _FIRST_AFTER_MME for f in rest if f.code == code]
+    return [*([top] if top else []), *ahead, *(f for f in rest if f not in ahead)]
+
+
 def cot_status_card(inputs: CardInputs) -> RuleCard:
     """The one patient-view card: total MME, key findings, what is due, a link to the app."""
     ctx = inputs.ctx
     floor = "" if ctx.mme.complete else "at least "
-    shown = [f for f in inputs.findings if f.severity is not Severity.INFO][:6]
+    key = key_findings(inputs.findings)
+    shown, more = key[:MAX_STATUS_FINDINGS], len(key) - MAX_STATUS_FINDINGS
     due = [f for f in inputs.findings if f.code in MONITORING.codes and f.code != "uds-unexpected"]
     cot = "on COT" if ctx.cot.is_cot else "not on COT"
     if ctx.excluded:
@@ -211,17 +228,19 @@ def cot_status_card(inputs: CardInputs) -> RuleCard:
     else:
         text = (
             f"Opioids: {floor}{format_mme(ctx.mme.total_mme)} MME/day, {cot};"
-            f" {len(shown)} finding(s), {len(due)} monitoring item(s) due."
+            f" {len(key)} finding(s), {len(due)} monitoring item(s) due."
         )
     detail = [
         f"**Total:** {floor}{format_mme(ctx.mme.total_mme)} MME/day ({ctx.mme.edition} factors)."
     ]
     if shown:
         detail += ["", "**Key findings:**", *bullets(shown)]
+        if more > 0:
+            detail.append(f"- +{more} more (see the app)")
     if due:
         detail += ["", "**Due:** " + "; ".join(f.text.rstrip(".") for f in due) + "."]
     link = summary_link(inputs)
-    indicator = worst(shown) if not ctx.excluded else "info"
+    indicator = worst(key) if not ctx.excluded else "info"
     return build_card(
         COT_STATUS,
         inputs,

@@ -3,11 +3,12 @@
 CDS Hooks Library order-select and order-sign: `context.draftOrders` is a Bundle of every
 unsigned order; order-select's `selections` name the ones being chosen ("MedicationRequest/103").
 Rules target the selected orders; the other drafts still count toward total MME
-(docs/standards.md section 3). Medication resources inside the bundle resolve
-`medicationReference` (by "Medication/id" and by fullUrl, e.g. "urn:uuid:..."). A
-MedicationRequest that the R4B model rejects is still read as far as the tolerant reader goes,
-and a problem sentence says so (the cards show it): a 4xx would silence every alert for what may
-be one odd element.
+(docs/standards.md section 3). An empty `selections` selects nothing, so no order card fires
+(the spec: rules target the selected orders; an empty list is not "all"). Medication resources
+inside the bundle resolve `medicationReference` (by "Medication/id" and by fullUrl, e.g.
+"urn:uuid:..."). A MedicationRequest that the R4B model rejects is still read as far as the
+tolerant reader goes, and a problem sentence says so (the cards show it): a 4xx would silence
+every alert for what may be one odd element.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def read_drafts(request: CdsRequest, terminology: Terminology) -> Drafts:
                 resource, medications_by_ref=medications, terminology=terminology, ref=ref
             )
         )
-    selections = set(request.context.selections or ())
-    if request.hook == "order-select" and selections:
+    if request.hook == "order-select":
+        selections = set(request.context.selections or ())
         targets = tuple(r for r in records if r.ref in selections)
     else:
         targets = tuple(records)

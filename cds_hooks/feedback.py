@@ -5,7 +5,8 @@ outcomeTimestamp}]}`. The same item may be sent again (a retry, a second EHR ses
 is idempotent (`FeedbackStore.record_feedback`). An `overridden` outcome whose reason is a snooze
 code (the IG's `snooze-*` codes, or ours for other policy lengths) silences the card's rule for
 that patient for that length, at most the policy's longest; the card uuid tells us which rule
-and patient (recorded when the card was issued).
+and patient (recorded when the card was issued). Feedback about a card issued by another
+service is refused (400) before anything of the call is stored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.clinical.policy import ClinicPolicy
-from app.storage.feedback import FeedbackRecord, FeedbackStore
+from app.storage.feedback import FeedbackRecord, FeedbackStore, WrongServiceError
 from cds_hooks.errors import ServiceError
 from cds_hooks.models import FeedbackItem, FeedbackRequest
 from cds_hooks.services import SERVICES_BY_ID
@@ -67,15 +68,25 @@ async def store_feedback(
     """Store every item of one feedback call; snooze where the reason says so.
 
     Raises:
-        ServiceError: 404 for an unknown service, 422 for a bad timestamp.
+        ServiceError: 404 for an unknown service, 422 for a bad timestamp, 400 for a card
+            issued by another service.
     """
     if service_id not in SERVICES_BY_ID:
         raise ServiceError(404, f"no CDS service {service_id!r}")
     records = [to_record(service_id, item) for item in request.feedback]
+    for record in records:
+        card = await asyncio.to_thread(store.card, record.card_uuid)
+        if card is not None and card.service_id != service_id:
+            raise ServiceError(400, f"card {record.card_uuid} was issued by another service")
     stored = duplicates = snoozes = 0
     for record in records:
         days = snooze_days(record.reason_code, policy) if record.outcome == "overridden" else None
-        new, card = await asyncio.to_thread(store.record_feedback, record, snooze_days=days)
+        try:
+            new, card = await asyncio.to_thread(store.record_feedback, record, snooze_days=days)
+        except WrongServiceError:  # the card changed hands meanwhile: cannot happen, but say so
+            raise ServiceError(
+                400, f"card {record.card_uuid} was issued by another service"
+            ) from None
         if new:
             stored += 1
             snoozes += int(days is not None and card is not None)

@@ -72,7 +72,7 @@ def early_refill_card(inputs: CardInputs) -> RuleCard | None:
     target_refs = {t.ref for t in inputs.targets}
     ctx = inputs.ctx
     windows = {w.ref: w for w in ctx.windows}
-    rows: list[str] = []
+    rows: list[tuple[str, str, str, int, str]] = []  # drug, last fill, supply, left, runs out
     refs: list[str] = []
     for finding in findings_of(inputs, EARLY_REFILL):
         refills = finding.data.get("refills")
@@ -84,10 +84,8 @@ def early_refill_card(inputs: CardInputs) -> RuleCard | None:
             remaining = (runs_out - ctx.as_of).days
             last_fill = previous.start.isoformat() if previous else "unknown"
             supply = f"{previous.days}" if previous else "unknown"
-            rows.append(
-                f"| {drug_name(inputs, str(refill['previous_ref']))} | {last_fill} | {supply} |"
-                f" {remaining} | {runs_out.isoformat()} |"
-            )
+            name = drug_name(inputs, str(refill["previous_ref"]))
+            rows.append((name, last_fill, supply, remaining, runs_out.isoformat()))
             refs.append(str(refill["ref"]))
     if not rows:
         return None
@@ -100,15 +98,22 @@ def early_refill_card(inputs: CardInputs) -> RuleCard | None:
         and (record := ctx.record(w.ref)) is not None
         and record.classification.is_opioid
     )
-    first = rows[0].split(" | ")
-    text = f"Early opioid refill: previous supply lasts {first[3]} more days (until {first[4]})."
+    _, _, _, remaining, runs_out_on = rows[0]
+    text = (
+        f"Early opioid refill: previous supply lasts {remaining} more days (until {runs_out_on})."
+    )
+    settings = ctx.policy.early_refill
+    if settings.tolerance_percent is not None:
+        tolerance = f"{settings.tolerance_percent:g}% of the previous days supply"
+    else:
+        tolerance = f"{settings.tolerance_days} days"
     detail = [
         "The previous supply of this opioid is not used up beyond the clinic's tolerance"
-        f" ({ctx.policy.early_refill.tolerance_days} days):",
+        f" ({tolerance}):",
         "",
         "| previous supply | last fill | days supply | days remaining | runs out |",
         "|---|---|---|---|---|",
-        *rows,
+        *(f"| {' | '.join(str(value) for value in row)} |" for row in rows),
         "",
         f"Opioid fills in the last 6 months: **{fills}**.",
     ]

@@ -8,7 +8,15 @@ the hooks ask the EHR the same questions, reduced to the spec's recommended quer
 - `_include` is left out (not in the subset); referenced Medications are read afterwards;
 - date bounds are left out: a template is a fixed string and CDS Hooks 2.0 has no date token, so
   a `ge2025-05-01` would go stale. The rules apply their own windows (180 days of fills for early
-  refill, the policy's monitoring intervals), so an undated search only brings more history.
+  refill, the policy's monitoring intervals);
+- instead, the searches whose history grows without end are bounded with the subset's `_sort`
+  (most recent first) and `_count` (`PREFETCH_BOUNDS`), so a long-history patient's prefetch
+  stays a few MiB, well under `cds_max_body_bytes`. Each bound is far above what the rules read
+  (over a year of monthly fills of several drugs, more than the 180 days early refill needs). A
+  server that has more answers with a `next` link: that section is then not satisfied and is
+  fetched from the FHIR server with the loader's dated queries, so a bound never drops data
+  silently. Patient and the problem-list / health-concern Conditions stay unbounded (small, and
+  exclusions need every active one).
 
 A key counts as satisfied when it is present and holds `null` (no data), a resource, or a Bundle
 without a `next` link. Anything else (missing, an OperationOutcome, a paged Bundle) is fetched
@@ -52,6 +60,18 @@ PREFETCH_SECTIONS: dict[str, tuple[str, ...]] = {
     "document-agreement": ("document-agreement",),
     "encounter": ("encounter",),
 }
+#: Prefetch key -> (`_sort`, `_count`): most recent first, at most that many (see above).
+PREFETCH_BOUNDS: dict[str, tuple[str, int]] = {
+    "medication-request": ("-authoredon", 250),
+    "medication-dispense": ("-whenhandedover", 250),
+    "medication-statement": ("-effective", 100),
+    "condition-encounter-diagnosis": ("-recorded-date", 200),
+    "observation-laboratory": ("-date", 200),
+    "observation-pdmp": ("-date", 50),
+    "procedure": ("-date", 100),
+    "document-agreement": ("-date", 50),
+    "encounter": ("-date", 100),
+}
 _DATE_PARAMS = frozenset({"authoredon", "whenhandedover", "date", "authored"})
 _OUTSIDE_SUBSET = frozenset({"_include", "_revinclude"})
 #: Any day: the dated parameters it produces are removed from the templates.
@@ -62,8 +82,13 @@ def _template(query: FhirQuery) -> str:
     params = tuple(
         (name, value)
         for name, value in query.params
-        if name not in _DATE_PARAMS and name not in _OUTSIDE_SUBSET
+        if name not in _DATE_PARAMS
+        and name not in _OUTSIDE_SUBSET
+        and name not in {"_sort", "_count"}
     )
+    if query.id in PREFETCH_BOUNDS:
+        sort, count = PREFETCH_BOUNDS[query.id]
+        params += (("_sort", sort), ("_count", str(count)))
     return FhirQuery(query.id, query.resource_type, query.interaction, params, None,
                      query.resource_id).relative_url()  # fmt: skip
 

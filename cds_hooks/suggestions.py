@@ -34,6 +34,7 @@ IG_SNOOZE_DAYS: dict[str, int] = {
 IG_OTHER_REASONS = ("comment",)
 
 NALOXONE_RXCUI = "1725059"  # in the CDC naloxone-medications value set
+NALOXONE_DISPLAY = "naloxone hydrochloride 40 MG/ML Nasal Spray"  # RxNorm's name (4 mg/0.1 mL)
 NALOXONE_TEXT = "naloxone 4 mg nasal spray"
 UDS_LOINC = "65750-2"
 UDS_DISPLAY = "Drugs of abuse 5 panel - Urine by Screen method"
@@ -97,7 +98,7 @@ def naloxone_order(patient_id: str, user_id: str, as_of: date) -> dict[str, Any]
         "subject": {"reference": f"Patient/{patient_id}"},
         "authoredOn": as_of.isoformat(),
         "medicationCodeableConcept": {
-            "coding": [{"system": RXNORM, "code": NALOXONE_RXCUI}],
+            "coding": [{"system": RXNORM, "code": NALOXONE_RXCUI, "display": NALOXONE_DISPLAY}],
             "text": NALOXONE_TEXT,
         },
         "reasonCode": [{"text": "Opioid overdose rescue (CDC 2022 Recommendation 8)"}],

@@ -159,6 +159,10 @@ def parse_smart_configuration(document: object, *, iss: str) -> SmartConfigurati
 def parse_capability_statement(document: object, *, iss: str) -> SmartConfiguration | None:
     """Read the SMART 1.0 ``oauth-uris`` extension from a CapabilityStatement.
 
+    The extension names no ``issuer`` and no ``jwks_uri``, so neither is set: a launch against
+    such a server asks for no ``openid`` (see ``authorize.launch_scope``), since an id_token
+    could not be validated.
+
     Args:
         document: The decoded ``{iss}/metadata`` JSON.
         iss: The normalised FHIR base, used to resolve relative URLs.

@@ -65,6 +65,7 @@ class _Counted:
     computed: ComputedMme
     dispensed: bool
     order_key: tuple[date, date, str]
+    reported: bool = False  # a MedicationStatement (what the patient says they take)
 
 
 def _counted_windows(
@@ -121,6 +122,7 @@ def _counted_windows(
                 computed,
                 record.kind is MedicationKind.DISPENSE,
                 (window.start, authored or date.min, window.ref),
+                record.kind is MedicationKind.STATEMENT,
             )
         )
     return counted
@@ -154,13 +156,25 @@ def _replaces(later: _Counted, earlier: _Counted) -> bool:
     """D1: a later record for the same drug replaces an earlier one, unless both were dispensed.
 
     Drafts written together are separate orders, never renewals of each other: a draft may
-    replace only an existing (non-draft) record.
+    replace only an existing (non-draft) record. A statement never replaces a prescription or
+    dispense (`_prescribed_instead`).
     """
     return (
         later.rxcui is not None
         and later.rxcui == earlier.rxcui
         and not (later.dispensed and earlier.dispensed)
         and not (later.window.source == "draft" and earlier.window.source == "draft")
+        and not (later.reported and not earlier.reported)
+    )
+
+
+def _prescribed_instead(statement: _Counted, other: _Counted) -> bool:
+    """D1: a prescription or dispense of the same drug is counted instead of a statement."""
+    return (
+        statement.reported
+        and not other.reported
+        and statement.rxcui is not None
+        and statement.rxcui == other.rxcui
     )
 
 
@@ -177,7 +191,8 @@ def total_mme(
 
     In scope: opioid records whose status is not entered-in-error, cancelled or draft and whose
     supply window covers `as_of`; a record for the same RxCUI whose window overlaps a later one
-    is a renewal and counted once (unless both were dispensed). `drafts` (orders being signed)
+    is a renewal and counted once (unless both were dispensed); a statement never replaces a
+    prescription or dispense of the same RxCUI (D1 addendum). `drafts` (orders being signed)
     always count from `as_of` and replace a current record for the same RxCUI.
 
     Returns:
@@ -211,6 +226,11 @@ def total_mme(
     counted.sort(key=lambda c: c.order_key)
     kept: list[_Counted] = []
     for item in counted:
+        prescribed = [k for k in kept if _prescribed_instead(item, k)]
+        if prescribed:
+            last = prescribed[-1]
+            kept = [_with_note(k, _reported_note(item)) if k is last else k for k in kept]
+            continue
         replaced = [k for k in kept if _replaces(item, k)]
         if not replaced:
             kept.append(item)
@@ -222,6 +242,19 @@ def total_mme(
         kept = [k for k in kept if k not in replaced]
         kept.append(replace(item, computed=replace(item.computed, line=renewed)))
     return _total(kept, as_of, edition)
+
+
+def _reported_note(statement: _Counted) -> str:
+    return (
+        f"also reported in {statement.window.ref} (same RxCUI {statement.rxcui}):"
+        " the prescription is counted"
+    )
+
+
+def _with_note(item: _Counted, note: str) -> _Counted:
+    line = item.computed.line
+    noted = replace(line, notes=(*line.notes, note))
+    return replace(item, computed=replace(item.computed, line=noted))
 
 
 def _total(kept: Sequence[_Counted], as_of: date, edition: str) -> MmeTotal:
@@ -251,14 +284,22 @@ def _total(kept: Sequence[_Counted], as_of: date, edition: str) -> MmeTotal:
     )
 
 
-def _uncovered(item: _Counted, later: Sequence[_Counted]) -> list[tuple[date, date]]:
-    """Days of `item` not taken over by a later renewal (D1), as inclusive spans."""
+def _uncovered(
+    item: _Counted, later: Sequence[_Counted], earlier: Sequence[_Counted] = ()
+) -> list[tuple[date, date]]:
+    """Days of `item` not taken over by a later renewal or a prescription (D1), as spans.
+
+    `later` (sorted by start) cuts `item` where it replaces it; for a statement, any
+    prescription or dispense of the same drug in `earlier` cuts it too.
+    """
     spans = [(item.window.start, item.window.end)]
+    cutters = [o for o in earlier if _prescribed_instead(item, o)]
     for other in later:
         if other.window.start > item.window.end:
             break  # `later` is sorted by start: no further overlap
-        if not _replaces(other, item):
-            continue
+        if _replaces(other, item):
+            cutters.append(other)
+    for other in cutters:
         cut_start, cut_end = other.window.start, other.window.end
         next_spans: list[tuple[date, date]] = []
         for start, end in spans:
@@ -308,7 +349,8 @@ def daily_mme_series(
             line = item.computed.line
             if not line.counted:
                 continue
-            for span_start, span_end in _uncovered(item, group[index + 1 :]):
+            earlier = group[:index] if item.reported else ()
+            for span_start, span_end in _uncovered(item, group[index + 1 :], earlier):
                 first = max(span_start, start)
                 last = min(span_end, end)
                 if first > last:

@@ -1,16 +1,16 @@
 """The blocks of the one-page summary, each built from the chart and the core's results.
 
 Split from `summary.py` (which assembles them into `SummaryView`): the current regimen with
-MME/day per drug (`mme.total_mme` lines), naloxone, the risk findings cut to the page, the
-monitoring table (`monitoring.monitoring_status` plus the last UDS result from
-`uds.evaluate_uds`), PPACT intake vs discharge (`pro.intake_discharge`, goals from
-`goals.goal_progress`), pertinent conditions and other treatments. Each row carries the
-dashboard anchors of the records it rests on.
+MME/day per drug (`mme.total_mme` lines; prescriber and last fill from the drug's prescription
+and dispenses when the counted record is a patient-reported statement), naloxone, PPACT intake
+vs discharge (`pro.intake_discharge`, goals from `goals.goal_progress`), pertinent conditions
+and other treatments (non-opioid drugs, procedures, referrals). The risk rows live in
+`summary_risks.py`, the monitoring table in `summary_monitoring.py`; both are re-exported here.
+Each row carries the dashboard anchors of the records it rests on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -21,20 +21,17 @@ from app.clinical.model import (
     ConditionGroup,
     DrugClass,
     EpisodeRecord,
-    Finding,
     MedicationKind,
     MmeLine,
     MmeTotal,
 )
-from app.clinical.monitoring import PDMP_GROUP, monitoring_status
-from app.clinical.policy import ClinicPolicy
+from app.clinical.monitoring import PDMP_GROUP
 from app.clinical.pro import intake_discharge, ppact_episode, pro_scores
-from app.clinical.supply import SupplyWindow
+from app.clinical.summary_monitoring import MonitoringRow, monitoring
+from app.clinical.summary_risks import MAX_RISKS, RiskRow, risks
 from app.clinical.terminology import Terminology
-from app.clinical.uds import UdsEvaluation, evaluate_uds
+from app.clinical.views import anchors as to_anchors
 from app.clinical.views import (
-    MONITORING_BLOCKS,
-    Availability,
     by_ref,
     current_prescription,
     last_dispense,
@@ -42,22 +39,33 @@ from app.clinical.views import (
     prescriber_of,
     sig_of,
 )
-from app.clinical.views import anchors as to_anchors
 
-#: Risk findings shown on the page; the rest are counted and live on the dashboard.
-MAX_RISKS = 6
-#: Longer risk sentences lose their closing parenthesis (drug lists); the dashboard has all.
-SHORT_RISK_CHARS = 110
+__all__ = [
+    "MAX_CONDITIONS",
+    "MAX_RISKS",
+    "MAX_TREATMENTS",
+    "PRO_LABELS",
+    "GoalRow",
+    "ItemRow",
+    "MonitoringRow",
+    "Naloxone",
+    "Ppact",
+    "ProRow",
+    "Regimen",
+    "RegimenRow",
+    "RiskRow",
+    "conditions",
+    "goal_rows",
+    "monitoring",
+    "naloxone",
+    "ppact",
+    "regimen",
+    "risks",
+    "treatments",
+]
+
 MAX_CONDITIONS = 6
 MAX_TREATMENTS = 6
-_NOT_RISKS = frozenset({"cot"})
-#: Findings folded into one row on the page (`risks`); the dashboard lists each one.
-_SAME_TOPIC = {
-    "opioid-benzo-coprescribing": "sedatives",
-    "opioid-cns-depressant-coprescribing": "sedatives",
-    "multiple-opioid-prescribers": "sources",
-    "multiple-pharmacies": "sources",
-}
 _PERTINENT_GROUPS = frozenset(ConditionGroup) - {ConditionGroup.PREGNANCY}
 
 
@@ -96,28 +104,6 @@ class Naloxone:
     last_date: date | None
     drug: str | None
     anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RiskRow:
-    code: str
-    severity: str
-    text: str
-    citation: str
-    citation_url: str
-    anchors: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MonitoringRow:
-    key: str
-    label: str
-    status: str  # overdue | due-soon | done | never | unknown (data unavailable)
-    last_date: date | None
-    due_date: date | None
-    detail: str | None
-    anchors: tuple[str, ...]
-    detail_anchors: tuple[str, ...] = ()  # the flagged UDS results the detail names
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,142 +227,6 @@ def naloxone(chart: Chart, as_of: date) -> Naloxone:
         return Naloxone(False, None, None, ())
     day, record = max(found, key=lambda item: item[0])
     return Naloxone(True, day, record.text, to_anchors([record.ref]))
-
-
-def risks(findings: tuple[Finding, ...], as_of: date) -> tuple[RiskRow, ...]:
-    """The risk findings as page rows, same-topic findings folded into one row each.
-
-    Folding comes before the page cut (`MAX_RISKS`) so that several findings on one topic do
-    not push a different one (an unexpected UDS) off the page: MME at each threshold -> the
-    highest threshold reached; opioid + benzodiazepine / other CNS depressant overlaps -> one
-    row naming the classes (the triple-threat row stays); prescribers and pharmacies -> one row.
-    A folded row keeps the place and severity of its most urgent finding and every anchor.
-    """
-    groups: dict[str, list[Finding]] = {}
-    for f in findings:
-        if f.code not in _NOT_RISKS:
-            groups.setdefault(_SAME_TOPIC.get(f.code, f.code), []).append(f)
-    rows = []
-    for topic, members in groups.items():
-        first = members[0]
-        text = _short(first.text)
-        if topic == "mme-at-or-above-threshold":
-            first = max(members, key=_threshold)
-            text = first.text
-        elif topic == "sedatives" and len(members) > 1:
-            text = _sedative_text(members, as_of)
-        elif len(members) > 1:
-            text = " ".join(_short(m.text) for m in members)
-        evidence = [ref for m in members for ref in m.evidence]
-        rows.append(
-            RiskRow(
-                first.code, str(members[0].severity), text, first.citation.label,
-                first.citation.url, to_anchors(evidence),
-            )
-        )  # fmt: skip
-    return tuple(rows)
-
-
-def _threshold(finding: Finding) -> float:
-    value = finding.data.get("threshold_mme")
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _sedative_text(members: list[Finding], as_of: date) -> str:
-    """"Opioid supplies overlap with benzodiazepine, z-drug since 2026-08-03 (current)."."""
-    classes = [str(m.data.get("subclass", "")) for m in members if m.data.get("subclass")]
-    starts = [str(m.data["overlap_start"]) for m in members if "overlap_start" in m.data]
-    ends = [str(m.data["overlap_end"]) for m in members if "overlap_end" in m.data]
-    names = ", ".join(dict.fromkeys(classes)) or "sedatives"
-    if not starts or not ends:
-        return f"Opioid supplies overlap with {names}."
-    first, last = min(starts), max(ends)
-    when = f"since {first} (current)" if last >= as_of.isoformat() else f"{first} to {last}"
-    return f"Opioid supplies overlap with {names} {when}."
-
-
-def _short(text: str) -> str:
-    """A finding sentence without its closing parenthesised list when it runs long."""
-    if len(text) <= SHORT_RISK_CHARS or not text.endswith(").") or " (" not in text:
-        return text
-    depth = 0
-    for index in range(len(text) - 2, -1, -1):
-        depth += {")": 1, "(": -1}.get(text[index], 0)
-        if depth == 0:
-            return text[:index].rstrip() + "."
-    return text
-
-
-def monitoring(
-    chart: Chart,
-    policy: ClinicPolicy,
-    as_of: date,
-    avail: Mapping[str, Availability],
-    terms: Terminology,
-    windows: tuple[SupplyWindow, ...],
-) -> tuple[MonitoringRow, ...]:
-    """Monitoring due dates under the clinic policy; the UDS row with its results.
-
-    The UDS row gives the last result and any earlier unexpected or missing result within the
-    policy's UDS interval (the lookback of the `uds-unexpected` rule), linked to its evidence:
-    an "as expected" last screen must not hide a positive one a few months earlier.
-    """
-    rows = []
-    for item in monitoring_status(chart, policy, as_of, terminology=terms):
-        block = avail[MONITORING_BLOCKS[item.key]]
-        detail = item.detail
-        detail_refs: tuple[str, ...] = ()
-        if item.key == "uds" and item.last_date is not None:
-            detail, detail_refs = _uds_detail(chart, policy, as_of, item.last_date, terms, windows)
-        status = str(item.status)
-        if not block.available:
-            status, detail = "unknown", f"{block.label} could not be loaded; status unknown."
-            detail_refs = ()
-        rows.append(
-            MonitoringRow(
-                item.key, item.label, status, item.last_date, item.due_date, detail,
-                to_anchors(item.evidence), to_anchors(detail_refs),
-            )
-        )  # fmt: skip
-    return tuple(rows)
-
-
-def _uds_result(results: list[UdsEvaluation]) -> str | None:
-    """ "unexpected cocaine; expected but not found oxycodone", or None when as expected."""
-    unexpected = sorted({t for u in results for t in u.unexpected_found})
-    missing = sorted({t for u in results for t in u.expected_missing})
-    parts = []
-    if unexpected:
-        parts.append("unexpected " + ", ".join(unexpected))
-    if missing:
-        parts.append("expected but not found " + ", ".join(missing))
-    return "; ".join(parts) or None
-
-
-def _uds_detail(
-    chart: Chart,
-    policy: ClinicPolicy,
-    as_of: date,
-    last: date,
-    terms: Terminology,
-    windows: tuple[SupplyWindow, ...],
-) -> tuple[str, tuple[str, ...]]:
-    """The UDS row's sentence and the results it names (last screen, earlier flagged ones)."""
-    lookback = max(policy.monitoring.uds_days, (as_of - last).days + 1)
-    uds = evaluate_uds(chart, as_of, lookback_days=lookback, terminology=terms, windows=windows)
-    latest = [u for u in uds if u.date == last]
-    detail = f"Last result: {_uds_result(latest) or 'as expected'}."
-    refs = [u.ref for u in latest if _uds_result([u])]
-    first_day = as_of - timedelta(days=policy.monitoring.uds_days - 1)
-    earlier: dict[date, list[UdsEvaluation]] = {}
-    for u in uds:
-        if u.date is not None and first_day <= u.date < last and _uds_result([u]):
-            earlier.setdefault(u.date, []).append(u)
-    if earlier:
-        flagged = [f"{day.isoformat()} {_uds_result(found)}" for day, found in earlier.items()]
-        detail += " Earlier: " + "; ".join(flagged) + "."
-        refs += [u.ref for found in earlier.values() for u in found]
-    return detail, tuple(refs)
 
 
 def ppact(chart: Chart, as_of: date) -> Ppact:

@@ -25,12 +25,13 @@ from app.seed.server import (
     RemoveIncomplete,
     RemoveReport,
     SeedError,
+    cohort_types,
     load_chunks,
     remove_tagged,
     tagged_ids,
 )
 from app.synth import generate_cohort
-from app.synth.bundle import DEFAULT_ANCHOR, DEFAULT_PATIENTS, DEFAULT_SEED, TYPE_ORDER
+from app.synth.bundle import DEFAULT_ANCHOR, DEFAULT_PATIENTS, DEFAULT_SEED
 
 __all__ = [
     "COHORT_TAG",
@@ -40,6 +41,7 @@ __all__ = [
     "RemoveIncomplete",
     "RemoveReport",
     "SeedError",
+    "cohort_types",
     "has_tag",
     "load_chunks",
     "make_chunks",
@@ -98,6 +100,11 @@ def run_seed(
 ) -> LoadReport:
     """Generate the cohort (or take `bundles`) and load it; idempotent on rerun.
 
+    Reseeding another cohort (other seed or anchor) over the same patients deletes, after the
+    load, exactly the old cohort's resources of those patients that the new one does not hold
+    (they carry the cohort tag), so the server ends up holding the new cohort only; other
+    patients are left alone (`run_remove` clears everything).
+
     Args:
         fhir_base: FHIR R4 base URL.
         patients: Cohort size (ignored when `bundles` is given).
@@ -110,6 +117,7 @@ def run_seed(
 
     Raises:
         ChunkRefused: the server refused a chunk; the message holds its OperationOutcome.
+        RemoveIncomplete: the old cohort's extra resources could not all be deleted.
         FhirError: the server could not be reached, or failed after retries.
     """
     if bundles is None:
@@ -130,10 +138,13 @@ def run_remove(
     tag: str = COHORT_TAG,
     token: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    types: Sequence[str] = TYPE_ORDER,
+    types: Sequence[str] | None = None,
     show_progress: bool = True,
 ) -> RemoveReport:
-    """Delete every resource carrying `tag` (default: the synthetic cohort) and verify.
+    """Delete every synthetic resource carrying `tag` (default: the whole cohort) and verify.
+
+    Only resources that also carry `COHORT_TAG` are deleted: a run tag narrows, never widens.
+    `types` (default `cohort_types()`) are searched when the server has no system-level search.
 
     Raises:
         RemoveIncomplete: tagged resources are left.

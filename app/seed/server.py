@@ -6,33 +6,55 @@ only PUTs by id and batches only DELETEs, so a repeat after a lost answer change
 500 is retried as well. A 4xx is not retried: it stops the load with the server's
 OperationOutcome text (R4 http.html#transaction: a transaction fails or succeeds as a whole).
 
-Removal deletes exactly the resources that carry the tag: it searches `_tag` per type, keeps
-only results whose `meta.tag` really holds it (a server that ignored `_tag` must not get its
-other resources deleted), deletes them with batch Bundles, referrers before what they refer
-to, and repeats until a search finds none (searches bypass HAPI's 60-second result cache,
-which would otherwise answer with resources already deleted). A delete refused because a
-reference still points at the resource (HAPI's referential integrity, 409) succeeds on a later
-pass once the referrer is gone.
+Only synthetic resources are ever deleted: every resource removed carries the cohort tag
+(`COHORT_TAG`) checked on the resource itself, whatever other tag was asked for (a run tag
+narrows the set, never widens it; a server that ignored `_tag` must not get its other
+resources deleted). Tagged resources are found with one system-level search
+(`GET [base]?_tag=`, R4 search.html#all) when the CapabilityStatement declares
+`search-system` and the server applied `_tag`; otherwise per type, over the union of
+`TYPE_ORDER`, the types the cohort generator emits and `smart_launch.DEFAULT_RESOURCE_TYPES`,
+so a type new to the cohort is not left behind. Verification uses the same search.
+
+Deletes go in batch Bundles, referrers before what they refer to, repeated until a search
+finds none (searches bypass HAPI's 60-second result cache, which would otherwise answer with
+resources already deleted). A delete refused because a reference still points at the resource
+(HAPI's referential integrity, 409) succeeds on a later pass once the referrer is gone.
+
+Reseeding with another seed: ids depend on the patient number only, so a new cohort over an
+old one would leave the old one's extra resources under the same patients. Before loading,
+`load_chunks` lists the cohort-tagged resources of the patients being loaded that the new
+cohort does not hold; after the load (when nothing new refers to them any more) it deletes
+exactly those.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
+from app.fhir.bundles import link
 from app.fhir.client import FhirClient
-from app.fhir.errors import FhirRequestError, operation_outcome_text
+from app.fhir.errors import FhirRequestError, InvalidResponse, operation_outcome_text
 from app.seed.chunks import COHORT_TAG, Chunk, dependency_order, has_tag
+from app.synth import generate_cohort
 from app.synth.bundle import TYPE_ORDER
+from smart_launch import DEFAULT_RESOURCE_TYPES
 
 log = logging.getLogger(__name__)
 
+Resource = dict[str, Any]
 Progress = Callable[[int], None]
 _GONE = ("404", "410")
+_NO_CACHE = {"Cache-Control": "no-cache"}
 MAX_REMOVE_PASSES = 6
+#: Pages of one system-level search read at most (200 resources each).
+MAX_SYSTEM_PAGES = 500
 
 
 class SeedError(Exception):
@@ -72,23 +94,6 @@ class RemoveIncomplete(SeedError):
 
 
 @dataclass(slots=True)
-class LoadReport:
-    """What a load did.
-
-    Attributes:
-        chunks: Transactions sent.
-        resources: Entries sent.
-        created: Entries the server answered "201" (new).
-        updated: Entries answered "200" (already there; unchanged content on a rerun).
-    """
-
-    chunks: int = 0
-    resources: int = 0
-    created: int = 0
-    updated: int = 0
-
-
-@dataclass(slots=True)
 class RemoveReport:
     """What a removal did.
 
@@ -108,55 +113,145 @@ class RemoveReport:
         return sum(self.deleted.values())
 
 
-async def load_chunks(
-    client: FhirClient, chunks: Sequence[Chunk], *, progress: Progress | None = None
-) -> LoadReport:
-    """Send each chunk as one transaction, in order.
+@dataclass(slots=True)
+class LoadReport:
+    """What a load did.
 
-    Raises:
-        ChunkRefused: a chunk was refused; the ones before it are stored.
-        FhirError: the server could not be reached or answered nonsense, after retries.
+    A PUT answered "200" replaced a resource that was there; servers do not say reliably
+    whether its content changed, so no "unchanged" count is claimed.
+
+    Attributes:
+        chunks: Transactions sent.
+        resources: Entries sent.
+        created: Entries the server answered "201" (new).
+        replaced: Entries answered "200" (a resource with that id was there and was replaced).
+        stale: Resources of another cohort under the same patients, deleted after the load.
     """
-    report = LoadReport()
-    for chunk in chunks:
+
+    chunks: int = 0
+    resources: int = 0
+    created: int = 0
+    replaced: int = 0
+    stale: RemoveReport = field(default_factory=RemoveReport)
+
+
+def _key(resource: Resource) -> tuple[str, str]:
+    return (resource["resourceType"], resource["id"])
+
+
+@functools.cache
+def _generated_types() -> frozenset[str]:
+    return frozenset(
+        e["resource"]["resourceType"] for b in generate_cohort() for e in b.get("entry", [])
+    )
+
+
+def cohort_types(extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """Types searched when the server has no system-level search, in load order.
+
+    The union of `TYPE_ORDER`, the types the cohort generator emits (default cohort),
+    `smart_launch.DEFAULT_RESOURCE_TYPES` and `extra`.
+    """
+    others = (_generated_types() | set(DEFAULT_RESOURCE_TYPES) | set(extra)) - set(TYPE_ORDER)
+    return (*TYPE_ORDER, *sorted(others))
+
+
+async def supports_system_search(client: FhirClient) -> bool:
+    """True when the CapabilityStatement declares the `search-system` interaction."""
+    try:
+        # FhirClient has no public call for [base]/metadata or [base]?; its _send keeps the
+        # token, retry and error handling in one place.
+        statement = await client._send("GET", f"{client.base_url}/metadata", what="metadata")
+    except (FhirRequestError, InvalidResponse):
+        return False  # no usable CapabilityStatement: search per type
+    rests = statement.get("rest")
+    return any(
+        isinstance(rest, dict)
+        and any(
+            isinstance(i, dict) and i.get("code") == "search-system"
+            for i in rest.get("interaction") or []
+        )
+        for rest in (rests if isinstance(rests, list) else [])
+    )
+
+
+async def _system_search(client: FhirClient, tag: str) -> list[Resource] | None:
+    """`GET [base]?_tag=tag`, all pages; None when the server refused it or ignored `_tag`."""
+    base = client.base_url
+    url = base
+    params: list[tuple[str, str]] | None = [("_tag", tag), ("_count", "200")]
+    found: list[Resource] = []
+    for page in range(MAX_SYSTEM_PAGES):
         try:
-            answer = await client.transaction(chunk.bundle, retry_server_errors=True)
-        except FhirRequestError as exc:
-            raise ChunkRefused(chunk, len(chunks), exc) from exc
-        statuses = [str(e.get("response", {}).get("status", "")) for e in answer["entry"]]
-        report.chunks += 1
-        report.resources += chunk.size
-        report.created += sum(s.startswith("201") for s in statuses)
-        report.updated += sum(s.startswith("200") for s in statuses)
-        if progress is not None:
-            progress(chunk.size)
-    log.info("cohort loaded", extra={"chunks": report.chunks, "resources": report.resources})
-    return report
+            bundle = await client._send(
+                "GET", url, params=params, what="system search", headers=_NO_CACHE
+            )
+        except FhirRequestError:
+            if page == 0:
+                return None
+            raise
+        if page == 0:
+            self_url = link(bundle, "self")
+            if self_url is None or "_tag" not in httpx.URL(self_url).params:
+                return None
+        for entry in bundle.get("entry") or []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict) and entry.get("search", {}).get("mode") != "outcome":
+                found.append(resource)
+        next_url = link(bundle, "next")
+        if next_url is None:
+            return found
+        absolute = str(httpx.URL(base + "/").join(next_url))
+        if not absolute.startswith(base):
+            return None  # paging off this server: do not trust a partial answer
+        url, params = absolute, None
+    return None
 
 
 async def tagged_resources(
-    client: FhirClient, *, tag: str = COHORT_TAG, types: Sequence[str] = TYPE_ORDER
-) -> list[dict[str, Any]]:
-    """The resources of `types` carrying `tag` (checked on each one, not only searched for).
+    client: FhirClient,
+    *,
+    tag: str = COHORT_TAG,
+    types: Sequence[str] | None = None,
+    system_search: bool | None = None,
+) -> list[Resource]:
+    """The synthetic resources carrying `tag`: both it and `COHORT_TAG`, checked on each one.
+
+    Args:
+        client: The server.
+        tag: Token "system|code" searched for (`COHORT_TAG`, or a run tag that narrows it).
+        types: Types searched without system-level search; default `cohort_types()`.
+        system_search: Try `GET [base]?_tag=` first; None asks the CapabilityStatement.
 
     Raises:
         FhirError: a search failed.
     """
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for resource_type in types:
-        result = await client.search_detailed(
-            resource_type, [("_tag", tag), ("_count", "200")], fresh=True
-        )
-        for resource in result.matches:
-            if has_tag(resource, tag) and isinstance(resource.get("id"), str):
-                found.setdefault((resource_type, resource["id"]), resource)
+    if system_search is None:
+        system_search = await supports_system_search(client)
+    matches = await _system_search(client, tag) if system_search else None
+    if matches is None:
+        matches = []
+        for resource_type in types if types is not None else cohort_types():
+            result = await client.search_detailed(
+                resource_type, [("_tag", tag), ("_count", "200")], fresh=True
+            )
+            matches += result.matches
+    found: dict[tuple[str, str], Resource] = {}
+    for resource in matches:
+        if (
+            has_tag(resource, tag)
+            and has_tag(resource, COHORT_TAG)
+            and isinstance(resource.get("resourceType"), str)
+            and isinstance(resource.get("id"), str)
+        ):
+            found.setdefault(_key(resource), resource)
     return list(found.values())
 
 
 async def tagged_ids(
-    client: FhirClient, *, tag: str = COHORT_TAG, types: Sequence[str] = TYPE_ORDER
+    client: FhirClient, *, tag: str = COHORT_TAG, types: Sequence[str] | None = None
 ) -> dict[str, list[str]]:
-    """Ids per type of the resources carrying `tag`.
+    """Ids per type of the synthetic resources carrying `tag` (see `tagged_resources`).
 
     Raises:
         FhirError: a search failed.
@@ -167,23 +262,121 @@ async def tagged_ids(
     return found
 
 
+def _belongs(resource: Resource, patients: frozenset[str]) -> bool:
+    """Whether `resource` is one of `patients` or theirs: id "<patient>-..." or subject/patient."""
+    rid = resource["id"]
+    if rid in patients or any(rid.startswith(f"{p}-") for p in patients):
+        return True
+    refs = [resource.get(k) for k in ("subject", "patient")]
+    owners = {r.get("reference") for r in refs if isinstance(r, dict)}
+    return any(f"Patient/{p}" in owners for p in patients)
+
+
+def _load_tag(chunks: Sequence[Chunk]) -> str:
+    """The narrowest tag all chunk resources carry: a run tag if there is one, else the cohort's."""
+    common: set[str] | None = None
+    for chunk in chunks:
+        for entry in chunk.bundle["entry"]:
+            tags = entry["resource"].get("meta", {}).get("tag", [])
+            mine = {f"{t.get('system')}|{t.get('code')}" for t in tags if isinstance(t, dict)}
+            common = mine if common is None else common & mine
+    narrower = sorted((common or set()) - {COHORT_TAG})
+    return narrower[0] if narrower else COHORT_TAG
+
+
+async def stale_resources(client: FhirClient, chunks: Sequence[Chunk]) -> list[Resource]:
+    """Synthetic resources on the server, of the patients in `chunks`, that `chunks` do not hold.
+
+    Raises:
+        FhirError: a search failed.
+    """
+    patients = frozenset(p for c in chunks for p in c.patients)
+    if not patients:
+        return []
+    new = {_key(e["resource"]) for c in chunks for e in c.bundle["entry"]}
+    types = cohort_types(k[0] for k in new)
+    there = await tagged_resources(client, tag=_load_tag(chunks), types=types)
+    return [r for r in there if _key(r) not in new and _belongs(r, patients)]
+
+
+async def load_chunks(
+    client: FhirClient, chunks: Sequence[Chunk], *, progress: Progress | None = None
+) -> LoadReport:
+    """Send each chunk as one transaction, in order; then delete another cohort's leftovers.
+
+    Raises:
+        ChunkRefused: a chunk was refused; the ones before it are stored.
+        RemoveIncomplete: leftovers of another cohort could not all be deleted.
+        FhirError: the server could not be reached or answered nonsense, after retries.
+    """
+    report = LoadReport()
+    stale = {_key(r) for r in await stale_resources(client, chunks)}
+    for chunk in chunks:
+        try:
+            answer = await client.transaction(chunk.bundle, retry_server_errors=True)
+        except FhirRequestError as exc:
+            raise ChunkRefused(chunk, len(chunks), exc) from exc
+        statuses = [str(e.get("response", {}).get("status", "")) for e in answer["entry"]]
+        report.chunks += 1
+        report.resources += chunk.size
+        report.created += sum(s.startswith("201") for s in statuses)
+        report.replaced += sum(s.startswith("200") for s in statuses)
+        if progress is not None:
+            progress(chunk.size)
+    if stale:
+
+        async def still_there() -> list[Resource]:
+            types = cohort_types(k[0] for k in stale)
+            found = await tagged_resources(client, tag=_load_tag(chunks), types=types)
+            return [r for r in found if _key(r) in stale]
+
+        report.stale = await _remove(client, still_there, chunk_size=100, progress=None)
+    log.info("cohort loaded", extra={"chunks": report.chunks, "resources": report.resources})
+    return report
+
+
 async def remove_tagged(
     client: FhirClient,
     *,
     tag: str = COHORT_TAG,
-    types: Sequence[str] = TYPE_ORDER,
+    types: Sequence[str] | None = None,
     chunk_size: int = 100,
     progress: Progress | None = None,
 ) -> RemoveReport:
-    """Delete every resource of `types` that carries `tag`; verify none is left.
+    """Delete every synthetic resource carrying `tag`; verify none is left.
+
+    Args:
+        client: The server.
+        tag: `COHORT_TAG`, or a run tag: only resources carrying both are deleted.
+        types: Types searched when the server has no system-level search; default
+            `cohort_types()`.
+        chunk_size: Deletes per batch Bundle.
+        progress: Called with the number of deletes sent.
 
     Raises:
         RemoveIncomplete: resources carrying the tag remain after the last pass.
         FhirError: a search or a batch failed as a whole.
     """
+    system = await supports_system_search(client)
+    searched = tuple(types) if types is not None else cohort_types()
+
+    async def left() -> list[Resource]:
+        return await tagged_resources(client, tag=tag, types=searched, system_search=system)
+
+    return await _remove(client, left, chunk_size=chunk_size, progress=progress)
+
+
+async def _remove(
+    client: FhirClient,
+    find: Callable[[], Awaitable[list[Resource]]],
+    *,
+    chunk_size: int,
+    progress: Progress | None,
+) -> RemoveReport:
+    """Delete what `find` returns, referrers first, until `find` returns nothing."""
     report = RemoveReport()
     while True:
-        left = await tagged_resources(client, tag=tag, types=list(reversed(types)))
+        left = await find()
         if not left:
             return report
         if report.passes >= MAX_REMOVE_PASSES:
@@ -193,7 +386,7 @@ async def remove_tagged(
             raise RemoveIncomplete(f"still tagged after {report.passes} passes: {listed}. {detail}")
         report.passes += 1
         # Referrers first (the reverse of the load order), so integrity checks rarely object.
-        targets = [(r["resourceType"], r["id"]) for r in reversed(dependency_order(left))]
+        targets = [_key(r) for r in reversed(dependency_order(left))]
         for start in range(0, len(targets), chunk_size):
             part = targets[start : start + chunk_size]
             await _delete(client, part, report)

@@ -3,7 +3,9 @@
 Alert fatigue is the top complaint about CDS (docs product "CDS Hooks service"), so every card
 the service returns is recorded with the rule it came from, and every feedback item (CDS Hooks
 2.0 "Feedback") is stored once: the same item sent twice is recognised by a key over card,
-outcome, timestamp, reason and accepted suggestions. An override with a snooze reason suppresses
+outcome, timestamp, reason and accepted suggestions (not the service it was posted to: the
+card uuid already names one card, and feedback on a card another service issued is refused,
+`WrongServiceError`). An override with a snooze reason suppresses
 that rule for that patient until the snooze ends; the dashboard shows `active_snoozes`.
 
 Three tables on `app.storage.db.METADATA` (SQLite and PostgreSQL alike; times are stored as
@@ -81,6 +83,10 @@ SNOOZES = Table(
 )
 
 
+class WrongServiceError(ValueError):
+    """Feedback posted to one service about a card another service issued."""
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedCard:
     """A card as returned to the EHR: what its uuid stands for."""
@@ -109,9 +115,8 @@ class FeedbackRecord:
     user_comment: str | None = None
 
     def dedup_key(self) -> str:
-        """Same card, outcome, time, reason and suggestions: the same item."""
+        """Same card, outcome, time, reason and suggestions: the same item (any service)."""
         parts = [
-            self.service_id,
             self.card_uuid,
             self.outcome,
             _utc(self.outcome_at).isoformat(),
@@ -199,8 +204,13 @@ class FeedbackStore:
 
         Returns:
             (True when the item was new, the card it refers to or None).
+
+        Raises:
+            WrongServiceError: the card was issued by another service than `item.service_id`.
         """
         card = self.card(item.card_uuid)
+        if card is not None and card.service_id != item.service_id:
+            raise WrongServiceError(f"card was issued by service {card.service_id!r}")
         outcome_at = _utc(item.outcome_at)
         row = {
             "dedup_key": item.dedup_key(),

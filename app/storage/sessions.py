@@ -42,7 +42,9 @@ __all__ = [
     "RedisKeyValueStore",
     "SessionManager",
     "SqlKeyValueStore",
+    "launch_store_key",
     "load_session_key",
+    "session_store_key",
 ]
 
 COOKIE_NAME = "__Host-ppact_session"
@@ -244,6 +246,16 @@ def _hashed(kind: str, secret: str) -> str:
     return f"{kind}:{hashlib.sha256(secret.encode()).hexdigest()}"
 
 
+def session_store_key(session_id: str) -> str:
+    """The store key of a session (a hash: the session id itself is never a key)."""
+    return _hashed("s", session_id)
+
+
+def launch_store_key(launch_id: str) -> str:
+    """The store key of a launch record."""
+    return f"l:{launch_id}"
+
+
 class SessionManager:
     """Sessions, launches and pending launches on a KeyValueStore, sealed with Fernet."""
 
@@ -281,7 +293,7 @@ class SessionManager:
     def new_session(self) -> str:
         """Create a session and return its id (put it in the cookie with :meth:`cookie_value`)."""
         session_id = secrets.token_urlsafe(32)
-        self._put_json(_hashed("s", session_id), {"launches": []}, self.ttl_seconds)
+        self._put_json(session_store_key(session_id), {"launches": []}, self.ttl_seconds)
         return session_id
 
     def _signature(self, session_id: str) -> str:
@@ -297,23 +309,25 @@ class SessionManager:
         session_id, _, signature = value.rpartition(".")
         if not session_id or not hmac.compare_digest(signature, self._signature(session_id)):
             return None
-        if self._get_json(_hashed("s", session_id)) is None:
+        if self._get_json(session_store_key(session_id)) is None:
             return None
         return session_id
 
     def end_session(self, session_id: str) -> None:
         """Log out: delete the session and every launch in it."""
-        data = self._get_json(_hashed("s", session_id)) or {}
+        data = self._get_json(session_store_key(session_id)) or {}
         for launch_id in data.get("launches", []):
-            self._store.delete(f"l:{launch_id}")
-        self._store.delete(_hashed("s", session_id))
+            self._store.delete(launch_store_key(launch_id))
+        self._store.delete(session_store_key(session_id))
 
     # --- launches ---
 
     def save_launch(self, record: LaunchRecord) -> None:
         """Store (or update) a launch and list it under its session."""
-        self._store.put(f"l:{record.launch_id}", self._seal(record.to_json()), self.ttl_seconds)
-        key = _hashed("s", record.session_id)
+        self._store.put(
+            launch_store_key(record.launch_id), self._seal(record.to_json()), self.ttl_seconds
+        )
+        key = session_store_key(record.session_id)
         data = self._get_json(key) or {"launches": []}
         if record.launch_id not in data["launches"]:
             data["launches"].append(record.launch_id)
@@ -321,20 +335,20 @@ class SessionManager:
 
     def load_launch(self, launch_id: str) -> LaunchRecord | None:
         """The stored launch, or None when unknown, expired or its session has ended."""
-        raw = self._open(self._store.get(f"l:{launch_id}"))
+        raw = self._open(self._store.get(launch_store_key(launch_id)))
         if raw is None:
             return None
         record = LaunchRecord.from_json(raw)
         # The session's list of launches is read-modify-write: two launches saved at once can
         # drop one from it (seen on every backend), and logout would then miss it.
         # A launch whose session is gone is therefore ended too.
-        if self._store.get(_hashed("s", record.session_id)) is None:
+        if self._store.get(session_store_key(record.session_id)) is None:
             return None
         return record
 
     def delete_launch(self, launch_id: str) -> None:
         """Forget one launch (its session stays)."""
-        self._store.delete(f"l:{launch_id}")
+        self._store.delete(launch_store_key(launch_id))
 
     # --- pending launches (between /launch and /callback) ---
 

@@ -189,6 +189,12 @@ def _complex(number: int, rng: random.Random, anchor: date) -> PatientPlan:
         episode=(560, 680),
         naloxone_days=(),
         messy=frozenset({"entered-in-error", "prn-max-dose"}),
+        referrals=(
+            ("physical-therapy", 590, "completed"),
+            ("cbt-chronic-pain", 600, "active"),
+            ("pain-psychology", 640, "active"),
+        ),
+        non_opioid=("duloxetine-60", 620),
     )
 
 
@@ -288,6 +294,8 @@ def _taper(number: int, rng: random.Random, anchor: date) -> PatientPlan:
         episode=episode,
         naloxone_days=(40, 420),
         messy=_sprinkle_messy(rng),
+        referrals=(("cbt-chronic-pain", 610, "active"),),
+        non_opioid=("duloxetine-60", 600),
     )
 
 
@@ -331,6 +339,7 @@ def _escalation(number: int, rng: random.Random, anchor: date) -> PatientPlan:
         agreement_days=(100,) if rng.random() < 0.5 else (),
         pro_interval_days=None,
         messy=_sprinkle_messy(rng),
+        referrals=(("pain-psychology", 660, "active"),),
     )
 
 
@@ -357,6 +366,8 @@ def _stable_monitored(number: int, rng: random.Random, anchor: date) -> PatientP
         agreement_days=(5, 360, 715),
         pro_interval_days=150,
         naloxone_days=(25, 400),
+        referrals=(("physical-therapy", 640, "completed"),),
+        non_opioid=("naproxen-500", 650),
     )
 
 

@@ -40,6 +40,7 @@ from app.synth.resources import (
     hospice_encounter,
     patient,
 )
+from app.synth.treatments import treatment_resources
 
 #: UDS analytes a drug is expected to make positive (by drug-table key prefix).
 _UDS_TARGETS: tuple[tuple[str, str], ...] = (
@@ -544,4 +545,5 @@ def patient_resources(plan: PatientPlan, *, seed: int, anchor: date) -> list[dic
     builder.build_agreements()
     builder.build_episode_and_pros()
     builder.build_hospice()
+    builder.out.extend(treatment_resources(plan, builder.ids.next, seed=seed, start=builder.start))
     return builder.out

@@ -2,8 +2,9 @@
 
 Alert fatigue is the top complaint about CDS (docs product, CDS Hooks service); the clinic's
 quality lead watches which rules are overridden and why, and tunes the policy. Days are the
-clinic's local days (`Settings.timezone`), both ends included. The page shows counts only, no
-patient data. `ppact alerts report` prints the same rows (`alert_report`).
+clinic's local days (`Settings.timezone`), both ends included, within `AS_OF_MIN`..`AS_OF_MAX`
+(a date outside is a 400 with a one-line reason). The page shows counts only, no patient
+data. `ppact alerts report` prints the same rows (`alert_report`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.clinical.model import AS_OF_MAX, AS_OF_MIN
 from app.storage.feedback import FeedbackStore, RuleStats
+from app.web.launch import error_page
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 DEFAULT_DAYS = 30
@@ -54,14 +57,29 @@ def alert_report(store: FeedbackStore, start: date, end: date, timezone: str) ->
     """Per-rule counts for the local days `start`..`end`.
 
     Raises:
-        ValueError: `end` is before `start`.
+        ValueError: a date outside `AS_OF_MIN`..`AS_OF_MAX`, or `end` before `start`.
     """
+    out_of_range(start, end)
     if end < start:
         raise ValueError("the end date is before the start date")
     zone = ZoneInfo(timezone)
     lo = datetime.combine(start, time.min, zone)
     hi = datetime.combine(end + timedelta(days=1), time.min, zone)
     return AlertReport(start, end, tuple(store.report(lo, hi)))
+
+
+def out_of_range(*days: date) -> None:
+    """Refuse a day the report cannot be computed for (one line).
+
+    Raises:
+        ValueError: a day outside `AS_OF_MIN`..`AS_OF_MAX`.
+    """
+    for day in days:
+        if not AS_OF_MIN <= day <= AS_OF_MAX:
+            raise ValueError(
+                f"dates must be between {AS_OF_MIN.isoformat()} and {AS_OF_MAX.isoformat()},"
+                f" got {day.isoformat()}"
+            )
 
 
 def default_range(now: datetime, timezone: str) -> tuple[date, date]:
@@ -88,6 +106,10 @@ def build_router() -> APIRouter:
         first, last = default_range(datetime.now().astimezone(), settings.timezone)
         start = _day(request.query_params.get("from")) or first
         end = _day(request.query_params.get("to")) or last
+        try:
+            out_of_range(start, end)
+        except ValueError as exc:
+            return error_page(request, "Bad date", str(exc), 400)
         problem = None
         if end < start:
             problem = "The end date is before the start date; showing the last 30 days."

@@ -9,7 +9,10 @@ a context (docs product "Security"; SMART App Launch 2.2 "App Launch: Launch and
 Pages depend on :func:`require_launch` and read FHIR through :func:`fhir_client_for`, which sends
 the launch's access token and refreshes it once on 401. Access tokens are refreshed shortly before
 expiry when a refresh token exists; when that fails the launch is over and the exception handler
-(``app.web.launch``) shows the "launch again" page.
+(``app.web.launch``) shows the "launch again" page. The refresh lock is per process: with several
+instances two may refresh at once, and with rotating refresh tokens the loser gets
+``invalid_grant``. So a failed refresh first reloads the launch, and when its access token has
+changed (the other instance won) that token is used and the launch stays open.
 """
 
 from __future__ import annotations
@@ -205,6 +208,17 @@ async def _refresh(request: Request, record: LaunchRecord) -> LaunchRecord:
             )
     except SmartLaunchError as exc:
         log.info("token refresh failed: %s", type(exc).__name__)
+        # Another instance may have refreshed meanwhile (the lock is per process), spending the
+        # rotating refresh token we sent: its access token is then in the store, so use it.
+        latest = smart.sessions.load_launch(record.launch_id)
+        if (
+            latest is not None
+            and latest.session_id == record.session_id
+            and latest.access_token
+            and latest.access_token != record.access_token
+        ):
+            log.info("token was refreshed by another instance; using that token")
+            return latest
         smart.sessions.delete_launch(record.launch_id)
         raise LaunchExpired from None
     updated = record.with_token(

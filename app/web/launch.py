@@ -27,10 +27,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import SecretStr
 
 from app.fhir.client import FhirClient, SearchLimits
 from app.fhir.errors import FhirError
-from app.settings import Settings
+from app.settings import Settings, load_signing_key_text
 from app.storage.audit import audit
 from app.storage.sessions import (
     COOKIE_NAME,
@@ -55,17 +56,28 @@ from smart_launch import (
     AuthorizationRequest,
     CallbackResult,
     IssuerNotAllowed,
+    KeyRing,
     PendingLaunch,
+    SigningAlgorithm,
+    SigningKey,
     SmartConfiguration,
     SmartLaunchError,
     begin_launch,
     check_callback,
     ensure_dev_keys,
     exchange_code,
+    load_private_key_file,
     validate_id_token,
 )
 
-__all__ = ["NO_STORE", "PICK_PAGE_SIZE", "build_router", "install_launch", "templates"]
+__all__ = [
+    "NO_STORE",
+    "PICK_PAGE_SIZE",
+    "build_router",
+    "install_launch",
+    "signing_keys",
+    "templates",
+]
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +234,16 @@ async def launch(request: Request, iss: str | None = None, launch: str | None = 
             "This FHIR server is not registered",
             "The app was launched from a FHIR server it is not configured to trust, so it did "
             "not contact it. Ask your administrator to register the server.",
+            400,
+        )
+    if launch is not None and not launch.strip():
+        log.info("launch refused: empty launch parameter")
+        return error_page(
+            request,
+            "The launch could not start",
+            "The EHR sent an empty launch code, so the app cannot tell which chart it was opened "
+            "from. Open the PPACT app again from the patient's chart; if this keeps happening, "
+            "ask your administrator to check the app's registration in the EHR.",
             400,
         )
     session_id, new = _session_for(request, smart)
@@ -431,8 +453,13 @@ def build_router() -> APIRouter:
     router.add_api_route("/callback", callback, methods=["GET"], response_class=HTMLResponse)
     router.add_api_route("/.well-known/jwks.json", jwks, methods=["GET"])
 
-    async def get_pick(request: Request, ctx: LaunchDep, page: int = 1) -> Response:
-        return await pick_form(request, ctx, page)
+    async def get_pick(request: Request, ctx: LaunchDep, page: str = "1") -> Response:
+        # Parsed here rather than by FastAPI, whose 422 is JSON: a bad page number gets a page.
+        if not page.isdigit() or len(page) > 6:
+            return error_page(
+                request, "Page not found", "That page number is not valid; go back to page 1.", 400
+            )
+        return await pick_form(request, ctx, int(page))
 
     async def post_pick(request: Request, ctx: LaunchDep) -> Response:
         return await pick_submit(request, ctx)
@@ -462,6 +489,46 @@ async def _launch_again(request: Request, exc: Exception) -> Response:
     )
 
 
+_KEY_SETTINGS: tuple[tuple[SigningAlgorithm, str], ...] = (
+    ("RS384", "signing_key_rs384"),
+    ("ES384", "signing_key_es384"),
+)
+
+
+def signing_keys(settings: Settings) -> KeyRing:
+    """Our ``private_key_jwt`` keys: configured ones first, the generated dev keys otherwise.
+
+    Per algorithm: the PEM text setting (``PPACT_SIGNING_KEY_RS384`` / ``_ES384``), else the
+    file setting (``..._FILE``), else the development key in ``keys_dir`` (generated on first
+    run). Which source each key came from is logged with its ``kid``, never the key.
+
+    Args:
+        settings: The app's settings (already validated, so configured keys load).
+
+    Returns:
+        One RS384 and one ES384 key.
+
+    Raises:
+        SmartLaunchError: A key could not be loaded (settings validation normally catches it).
+    """
+    chosen: list[SigningKey] = []
+    dev: KeyRing | None = None
+    for alg, name in _KEY_SETTINGS:
+        text: SecretStr | None = getattr(settings, name)
+        path: Path | None = getattr(settings, f"{name}_file")
+        if text is not None:
+            key, source = load_signing_key_text(text, alg=alg), f"setting {name}"
+        elif path is not None:
+            key, source = load_private_key_file(path, alg=alg), f"setting {name}_file"
+        else:
+            keys_dir = settings.keys_dir or settings.data_dir / "keys"
+            dev = dev or ensure_dev_keys(keys_dir)
+            key, source = dev.for_alg(alg), "development key in keys_dir"
+        log.info("signing key %s (kid %s) from %s", alg, key.kid, source)
+        chosen.append(key)
+    return KeyRing(chosen)
+
+
 def install_launch(app: FastAPI, settings: Settings) -> LaunchServices:
     """Wire the SMART launch: services on ``app.state.smart``, routes, "launch again" handlers.
 
@@ -484,7 +551,7 @@ def install_launch(app: FastAPI, settings: Settings) -> LaunchServices:
     )
     smart = LaunchServices(
         registry=settings.issuer_registry,
-        keys=ensure_dev_keys(settings.keys_dir or settings.data_dir / "keys"),
+        keys=signing_keys(settings),
         sessions=sessions,
         default_iss=settings.default_iss,
     )

@@ -184,3 +184,43 @@ def test_sections_without_granted_scope_are_shown_as_unavailable(page, app_serve
     assert page.locator("img[src^='data:image/svg+xml']").count() == 0
     assert page.get_by_role("button", name="Save to chart").count() == 0
     assert page.locator(".patient-banner .pt-name").inner_text() == "Avery Synth0001"
+
+
+def test_reported_regimen_shows_prescribers_and_links_the_prescription(page, app_server):
+    # Three weeks on, the last fills have run out: the patient-reported statements are counted.
+    launch_id = app_server.launch(COMPLEX)
+    page.goto(f"{app_server.base_url}/l/{launch_id}/summary?as_of=2026-11-24")
+    rows = page.locator("section.regimen tbody tr")
+    fentanyl = rows.filter(has_text="fentanyl")
+    oxycodone = rows.filter(has_text="oxycodone")
+    assert "Quinn Testdoc, MD" in fentanyl.inner_text()
+    assert "Jamie Demoson, MD" in oxycodone.inner_text()
+    assert "2026-10-19" in oxycodone.inner_text()
+    prescriber = oxycodone.get_by_role("link", name="Jamie Demoson, MD")
+    href = prescriber.get_attribute("href", timeout=5000) or ""
+    assert href.endswith("#ev-MedicationRequest-ppact-0001-mr-072")
+    mme = oxycodone.locator("td.num a")
+    assert "#ev-MedicationStatement-ppact-0001-ms-" in (mme.get_attribute("href") or "")
+    prescriber.click()
+    page.wait_for_url("**/dashboard**")
+    assert page.locator("#ev-MedicationRequest-ppact-0001-mr-072").is_visible()
+
+
+def test_summary_shows_referrals_and_the_earlier_unexpected_uds(page, app_server):
+    page.goto(app_server.url(app_server.launch(COMPLEX), "summary"))
+    treatments = page.locator(
+        "section", has=page.get_by_role("heading", name="Non-opioid treatments and referrals")
+    ).inner_text()
+    for text in (
+        "duloxetine 60 MG Delayed Release Oral Capsule",
+        "Physical therapy for chronic pain",
+        "CBT for chronic pain",
+        "Pain psychology evaluation",
+    ):
+        assert text in treatments
+    risks = page.locator("ol.risks").inner_text()
+    assert "Urine drug screen (2026-03-03): unexpected cocaine." in risks
+    assert risks.count("MME/day, at or above") == 1
+    uds = page.get_by_role("link", name="Earlier: 2026-03-03 unexpected cocaine", exact=False)
+    href = uds.get_attribute("href", timeout=5000) or ""
+    assert href.endswith("#ev-Observation-ppact-0001-uds-013")

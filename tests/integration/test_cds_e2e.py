@@ -102,7 +102,7 @@ def ehr_prefetch(base: str, fhir_server: FhirTestServer, patient_id: str) -> dic
     prefetch: dict[str, Any] = {}
     for key, template in templates.items():
         url = f"{fhir_server.base_url}/{template.replace('{{context.patientId}}', patient_id)}"
-        if "?" in url:
+        if "?" in url and "_count=" not in url:
             url += "&_count=1000"
         response = httpx.get(url, headers=fhir_server.headers(), timeout=30)
         response.raise_for_status()

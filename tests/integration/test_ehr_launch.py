@@ -173,3 +173,19 @@ def test_logout_clears_the_session_and_its_launches(
         assert after.status_code == 404
         assert "Open the PPACT app again" in after.text
         assert env.app.state.audit.entries()[0].event == "logout"
+
+
+def test_capability_statement_only_server_launches_without_identity(
+    seeded: FhirTestServer, tmp_path: Path, browser: Browser
+) -> None:
+    # No smart-configuration: the endpoints come from /metadata, which names no issuer or JWKS,
+    # so the app must not ask for an id_token it could never validate.
+    with launch_env(seeded, tmp_path, metadata_only=True) as env:
+        launch_id = ehr_launch(env, browser, PATIENT_A)
+        data = record(env, browser, launch_id)
+        authorize = next(r for r in browser.history if r.request.url.path == "/authorize")
+    assert data["patient_id"] == PATIENT_A
+    assert data["family"] == "Alpha"
+    assert data["user"] is None
+    assert env.auth.issued_id_tokens == []
+    assert "openid" not in authorize.request.url.params["scope"].split()

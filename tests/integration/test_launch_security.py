@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -15,10 +16,18 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from app.main import create_app
 from tests.integration.fhir_server import FhirTestServer
 from tests.integration.test_ehr_launch import LAUNCH_PATH, ehr_launch, record
 from tests.support.browser import Browser
-from tests.support.launch_env import CLIENT_ID, PATIENT_A, PATIENT_B, launch_env, seed_patients
+from tests.support.launch_env import (
+    CLIENT_ID,
+    PATIENT_A,
+    PATIENT_B,
+    add_record_route,
+    launch_env,
+    seed_patients,
+)
 from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
@@ -174,6 +183,48 @@ def test_failed_refresh_shows_the_launch_again_page(
     assert again.status_code == 404  # the launch was dropped
 
 
+def test_two_instances_refreshing_at_once_keep_the_launch_open(
+    seeded: FhirTestServer, tmp_path: Path, browser: Browser
+) -> None:
+    # Two app instances share one SQLite session store; each has its own per-process lock, so
+    # both refresh the same launch at once. The server rotates refresh tokens: the second use of
+    # the old one is refused (invalid_grant) after the winner's new token is already stored.
+    with launch_env(seeded, tmp_path) as env:
+        env.auth.access_ttl = 30  # inside the refresh margin: the next read refreshes
+        launch_id = ehr_launch(env, browser, PATIENT_A)
+        env.auth.access_ttl = 3600
+        env.auth.refresh_hold = 0.5  # both refreshes arrive before either is answered
+        env.auth.refusal_delay = 0.5  # the loser hears "no" after the winner has saved
+        other = create_app(env.settings)
+        add_record_route(other)
+        with serve(other) as other_base:
+            second = Browser()
+            second.cookies[httpx.URL(other_base).netloc.decode()] = dict(
+                browser.cookies[httpx.URL(env.app_base).netloc.decode()]
+            )
+            urls = [
+                (browser, f"{env.app_base}/l/{launch_id}/test-record"),
+                (second, f"{other_base}/l/{launch_id}/test-record"),
+            ]
+            try:
+                with ThreadPoolExecutor(2) as pool:
+                    answers = list(pool.map(lambda job: job[0].get(job[1]), urls))
+                env.auth.refresh_hold = env.auth.refusal_delay = 0.0
+                again = [b.get(url) for b, url in urls]
+            finally:
+                second.close()
+    assert [r.status_code for r in answers] == [200, 200], [r.text[:200] for r in answers]
+    assert {r.json()["family"] for r in answers} == {"Alpha"}
+    # Both instances really refreshed, and only one refresh succeeded.
+    assert [r["grant_type"] for r in env.auth.token_requests] == [
+        "authorization_code",
+        "refresh_token",
+        "refresh_token",
+    ]
+    assert len(env.auth.issued_access_tokens) == 2
+    assert [r.status_code for r in again] == [200, 200]  # the launch was not dropped
+
+
 def test_two_launches_in_one_browser_never_cross_and_other_browsers_see_neither(
     seeded: FhirTestServer, tmp_path: Path, browser: Browser
 ) -> None:
@@ -219,6 +270,14 @@ def test_tokens_never_reach_html_cookies_or_logs(
         browser.post(f"{env.app_base}/l/{launch_id}/logout", {"csrf_token": _token(pick.text)})
         db = b"".join(f.read_bytes() for f in (tmp_path / "data").glob("ppact.db*"))
     assert len(env.auth.issued_access_tokens) == 2
+    # Rotation removed the first refresh token from the server's live set; check every one issued.
+    issued = [
+        *env.auth.issued_access_tokens,
+        *env.auth.issued_refresh_tokens,
+        *env.auth.issued_id_tokens,
+    ]
+    assert len(env.auth.issued_refresh_tokens) == 2
+    assert len(env.auth.issued_id_tokens) == 1
     seen = browser.all_text() + "\n".join(browser.set_cookie_headers)
     # Everything logged, except the test browser's own HTTP library (it sees the redirects).
     logs = "\n".join(
@@ -227,7 +286,7 @@ def test_tokens_never_reach_html_cookies_or_logs(
         if not (r.threadName == "MainThread" and r.name.startswith("httpcore"))
     )
     assert any(r.name.startswith("app.") for r in caplog.records)
-    for secret in [*env.auth.issued_access_tokens, *env.auth.refresh_tokens]:
+    for secret in issued:
         assert secret not in seen
         assert secret not in logs
         assert secret.encode() not in db  # encrypted at rest

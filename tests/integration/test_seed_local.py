@@ -27,13 +27,27 @@ def fhir_server(tmp_path_factory):
         stop_fhir_server(server)
 
 
-def tagged_counts(server, tag=COHORT_TAG):
-    async def count():
+def tagged_keys(server, tag=COHORT_TAG):
+    async def find():
         async with seed_client(server.base_url, token=server.token) as client:
-            found = await tagged_ids(client, tag=tag)
-        return {t: len(ids) for t, ids in found.items()}
+            return await tagged_ids(client, tag=tag)
 
-    return asyncio.run(count())
+    return {f"{t}/{i}" for t, ids in asyncio.run(find()).items() for i in ids}
+
+
+def tagged_counts(server, tag=COHORT_TAG):
+    counts: dict[str, int] = {}
+    for key in tagged_keys(server, tag):
+        counts[key.split("/")[0]] = counts.get(key.split("/")[0], 0) + 1
+    return counts
+
+
+def cohort_keys(**kwargs):
+    return {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for b in generate_cohort(**kwargs)
+        for e in b["entry"]
+    }
 
 
 def expected_counts():
@@ -73,12 +87,13 @@ def test_seed_twice_gives_the_same_counts_and_remove_leaves_only_untagged(fhir_s
     assert after_first == expected_counts()
     total = sum(after_first.values())
     assert f"loaded {total} resources of {PATIENTS} patients" in first.out
-    assert f"({total} created, 0 already there)" in first.out
+    assert f"({total} created, 0 replaced)" in first.out
 
     code, second = run_cli(argv, capsys)
     assert code == 0, second.err
     assert tagged_counts(fhir_server) == after_first
-    assert f"(0 created, {total} already there)" in second.out
+    assert f"(0 created, {total} replaced)" in second.out
+    assert "another cohort" not in second.out
 
     code, removed = run_cli([*argv[:5], "--remove"], capsys)
     assert code == 0, removed.err
@@ -120,3 +135,22 @@ def test_refused_chunk_names_the_server_outcome(fhir_server, capsys):
     )
     assert code == 2
     assert "refused with HTTP 401: Unsupported or invalid Authorization" in result.err
+
+
+def test_reseeding_with_another_seed_leaves_exactly_the_new_cohort(fhir_server, capsys):
+    argv = ["seed", "--fhir-base", fhir_server.base_url, "--token", fhir_server.token]
+    argv += ["--patients", str(PATIENTS), "--chunk-size", "200"]
+    seed7, seed3 = cohort_keys(patients=PATIENTS, seed=7), cohort_keys(patients=PATIENTS, seed=3)
+    assert seed7 - seed3, "the two seeds must differ for this test to mean anything"
+
+    code, first = run_cli([*argv, "--seed", "7"], capsys)
+    assert code == 0, first.err
+    assert tagged_keys(fhir_server) == seed7
+    code, second = run_cli([*argv, "--seed", "3"], capsys)
+    assert code == 0, second.err
+    assert tagged_keys(fhir_server) == seed3
+    assert f"deleted {len(seed7 - seed3)} resources of another cohort" in second.out
+    created, replaced = len(seed3 - seed7), len(seed3 & seed7)
+    assert f"({created} created, {replaced} replaced)" in second.out
+    run_remove(fhir_server.base_url, token=fhir_server.token, show_progress=False)
+    assert tagged_keys(fhir_server) == set()

@@ -45,6 +45,8 @@ from app.storage.sessions import (
     RedisKeyValueStore,
     SessionManager,
     SqlKeyValueStore,
+    launch_store_key,
+    session_store_key,
 )
 from tests.integration.fhir_server import FhirTestServer
 from tests.support.browser import Browser
@@ -515,7 +517,9 @@ def test_app_on_postgresql_and_redis_serves_a_launch_end_to_end(
             pick = browser.get(f"{base}/launch?iss={open_iss}")
             assert pick.status_code == 200 and pick.request.url.path.endswith("/pick")
             launch_id = pick.request.url.path.split("/")[2]
-            assert raw.exists(f"ppact:l:{launch_id}")
+            cookie = browser.cookies[httpx.URL(base).netloc.decode()][COOKIE_NAME]
+            ours = [launch_store_key(launch_id), session_store_key(cookie.rpartition(".")[0])]
+            assert all(raw.exists(f"ppact:{key}") for key in ours)  # in Redis
             token = _csrf(pick.text)
             chosen = browser.post(
                 f"{base}/l/{launch_id}/pick", {"patient": PATIENT_A, "csrf_token": token}
@@ -554,7 +558,9 @@ def test_app_on_postgresql_and_redis_serves_a_launch_end_to_end(
             .scalars()
             .all()
         )
-        assert conn.execute(select(func.count()).select_from(SESSION_VALUES)).scalar_one() == 0
+        # Only this app's keys: other tests share the table. None of them reached PostgreSQL.
+        in_sql = select(func.count()).where(SESSION_VALUES.c.key.in_(ours))
+        assert conn.execute(in_sql).scalar_one() == 0
     engine.dispose()
     raw.close()
     assert events == ["pick-patient", "view-summary", "logout"]

@@ -83,12 +83,20 @@ def launch_env(
     auth_method: str = "private_key_jwt",
     default_iss: bool = False,
     extra_issuers: list[dict[str, Any]] | None = None,
+    metadata_only: bool = False,
 ) -> Iterator[LaunchEnv]:
-    """Start the SMART server and the app; stop both when the block ends."""
+    """Start the SMART server and the app; stop both when the block ends.
+
+    ``metadata_only`` makes the SMART server publish its endpoints only in its CapabilityStatement.
+    """
     app_port = free_port()
     app_base = f"http://127.0.0.1:{app_port}"
     keys = ensure_dev_keys(tmp_path / "keys")
-    state = SmartServerState(fhir_upstream=fhir_server.base_url, fhir_token=fhir_server.token)
+    state = SmartServerState(
+        fhir_upstream=fhir_server.base_url,
+        fhir_token=fhir_server.token,
+        metadata_only=metadata_only,
+    )
     with serve(build_smart_server(state)) as auth_base:
         state.base = auth_base
         state.clients[CLIENT_ID] = RegisteredClient(

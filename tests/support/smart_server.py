@@ -14,6 +14,9 @@ checks:
   ``jti``), single-use codes, the same ``redirect_uri``, the PKCE verifier; issues signed access
   tokens (JWT, RS256), id_tokens with the nonce, and rotating refresh tokens.
 - ``GET {base}/jwks``: its public keys.
+- ``GET {base}/fhir/metadata``: a CapabilityStatement with the SMART 1.0 ``oauth-uris``
+  extension. With ``metadata_only`` set, the smart-configuration document answers 404, so the
+  app can only find the endpoints here (a server that publishes no issuer or JWKS URL).
 - ``{base}/fhir/...``: a proxy to the real FHIR server that accepts only its own unexpired access
   tokens and answers 403 for a resource type the token was not granted.
 
@@ -22,6 +25,7 @@ Knobs on :class:`SmartServerState` let tests expire tokens, refuse refreshes or 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -69,6 +73,11 @@ class SmartServerState:
         drop_types: Resource types removed from the granted scope.
         authorize_post: Advertise ``authorize-post`` and accept POST at ``/authorize``.
         authorize_methods: The HTTP method of each authorization request received.
+        metadata_only: Publish no smart-configuration document, only ``/fhir/metadata``.
+        refresh_hold: Seconds a refresh request waits before its refresh token is used, so
+            that two instances can be made to refresh at once.
+        refusal_delay: Seconds a refused refresh waits before answering.
+        issued_access_tokens / issued_refresh_tokens / issued_id_tokens: Every token issued.
         base: This server's base URL (set when it starts).
     """
 
@@ -84,6 +93,9 @@ class SmartServerState:
     drop_types: set[str] = field(default_factory=set)
     authorize_post: bool = False
     authorize_methods: list[str] = field(default_factory=list)
+    metadata_only: bool = False
+    refresh_hold: float = 0.0
+    refusal_delay: float = 0.0
     base: str = ""
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -91,6 +103,8 @@ class SmartServerState:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     fhir_requests: list[str] = field(default_factory=list)
     issued_access_tokens: list[str] = field(default_factory=list)
+    issued_refresh_tokens: list[str] = field(default_factory=list)
+    issued_id_tokens: list[str] = field(default_factory=list)
     key: RSAKey = field(
         default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "as1"})
     )
@@ -179,7 +193,9 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
     app = FastAPI()
 
     @app.get("/fhir/.well-known/smart-configuration")
-    async def configuration() -> dict[str, Any]:
+    async def configuration() -> Any:
+        if state.metadata_only:
+            return JSONResponse({"error": "not found"}, status_code=404)
         return {
             "issuer": state.base,
             "authorization_endpoint": f"{state.base}/authorize",
@@ -205,6 +221,25 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
                 *(["authorize-post"] if state.authorize_post else []),
             ],
         }
+
+    @app.get("/fhir/metadata")
+    async def metadata() -> Response:
+        oauth_uris = {
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [
+                {"url": "authorize", "valueUri": f"{state.base}/authorize"},
+                {"url": "token", "valueUri": f"{state.base}/token"},
+            ],
+        }
+        statement = {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "rest": [{"mode": "server", "security": {"extension": [oauth_uris]}}],
+        }
+        return JSONResponse(statement, media_type="application/fhir+json")
 
     @app.get("/jwks")
     async def jwks() -> dict[str, Any]:
@@ -271,6 +306,7 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
         )
         state.issued_access_tokens.append(access)
         refresh = secrets.token_urlsafe(24)
+        state.issued_refresh_tokens.append(refresh)
         state.refresh_tokens[refresh] = {"client_id": client_id, "scope": scope, "patient": patient}
         body: dict[str, Any] = {
             "access_token": access,
@@ -282,7 +318,7 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
             "smart_style_url": f"{state.base}/style.json",
             "refresh_token": refresh,
         }
-        if "openid" in scope.split():
+        if "openid" in scope.split() and nonce is not None:
             body["id_token"] = _sign(
                 state,
                 {
@@ -292,9 +328,10 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
                     "iat": now,
                     "exp": now + 300,
                     "fhirUser": f"{state.fhir_base}/{state.user}",
-                    **({"nonce": nonce} if nonce else {}),
+                    "nonce": nonce,
                 },
             )
+            state.issued_id_tokens.append(body["id_token"])
         return body
 
     @app.post("/token")
@@ -305,9 +342,9 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
             client_id = await _authenticate(state, request, form)
         except (ValueError, JoseError) as exc:
             return _oauth_error("invalid_client", str(exc), 401)
-        return _grant(client_id, form)
+        return await _grant(client_id, form)
 
-    def _grant(client_id: str, form: dict[str, str]) -> Response:
+    async def _grant(client_id: str, form: dict[str, str]) -> Response:
         grant = form.get("grant_type")
         if grant == "authorization_code":
             issued = state.codes.get(form.get("code", ""))
@@ -329,13 +366,20 @@ def build_smart_server(state: SmartServerState) -> FastAPI:
             body = _tokens(client_id, issued["scope"], issued["patient"], issued["nonce"])
             return JSONResponse(body, headers={"Cache-Control": "no-store"})
         if grant == "refresh_token":
-            held = state.refresh_tokens.pop(form.get("refresh_token", ""), None)
-            if state.refresh_fails or held is None or held["client_id"] != client_id:
-                return _oauth_error("invalid_grant", "refresh token refused")
-            body = _tokens(client_id, held["scope"], held["patient"], None)
-            body.pop("id_token", None)
-            return JSONResponse(body, headers={"Cache-Control": "no-store"})
+            return await _refresh(client_id, form)
         return _oauth_error("unsupported_grant_type", str(grant))
+
+    async def _refresh(client_id: str, form: dict[str, str]) -> Response:
+        if state.refresh_hold:
+            await asyncio.sleep(state.refresh_hold)
+        # Rotation: a refresh token works once; a second use is refused.
+        held = state.refresh_tokens.pop(form.get("refresh_token", ""), None)
+        if state.refresh_fails or held is None or held["client_id"] != client_id:
+            if state.refusal_delay:
+                await asyncio.sleep(state.refusal_delay)
+            return _oauth_error("invalid_grant", "refresh token refused")
+        body = _tokens(client_id, held["scope"], held["patient"], None)
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     @app.api_route("/fhir/{path:path}", methods=["GET", "POST"])
     async def fhir(request: Request, path: str) -> Response:

@@ -3,18 +3,21 @@
 Six Building Blocks 2 (COT refill standard work) and CDC 2022 Recommendation 8 (early
 refills as a sign of risk). Supply windows come from `supply.medication_supply_windows`, which
 uses dispenses when a prescription has them and the prescription otherwise; drafts start at
-`as_of`. Fills are compared within one drug (same opioid ingredients, else same RxCUI, else same
-text) in date order: a fill is early when it starts more than the tolerance before the day
-after the previous supply's last day. The tolerance is `early_refill.tolerance_percent` of the
-previous days supply when the policy sets it, else `early_refill.tolerance_days`. Early fills
-starting within `early_refill.lookback_days` before `as_of` are counted.
+`as_of`. Fills are compared within one drug in date order (`drug_key`: same opioid ingredients
+and release form, else same RxCUI, else same text), so an IR product and an ER product of one
+ingredient (a deliberate IR + ER regimen) are never an early refill of each other, while a
+strength change of the same IR product filled while supply remains still is. A fill is early
+when it starts more than the tolerance before the day after the previous supply's last day. The
+tolerance is `early_refill.tolerance_percent` of the previous days supply when the policy sets
+it, else `early_refill.tolerance_days`. Early fills starting within `early_refill.lookback_days`
+before `as_of` are counted. The previous supply is never a draft: two drafts of one drug written
+together are two orders, and each is compared with the existing supply.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
-from itertools import pairwise
 
 from app.clinical.citations import SIX_BB_AGREEMENTS
 from app.clinical.model import Finding, MedicationRecord, Severity
@@ -23,10 +26,15 @@ from app.clinical.supply import SupplyWindow
 
 
 def drug_key(record: MedicationRecord) -> str:
-    """What makes two fills "the same drug": opioid ingredients, else RxCUI, else text."""
+    """What makes two fills "the same drug": ingredients + release form, else RxCUI, else text.
+
+    The release form is the classification's `long_acting` flag (ER/LA products, from the
+    vendored value sets and dose forms): oxycodone IR and oxycodone ER 12 hr are two drugs.
+    """
     classification = record.classification
     if classification.ingredients:
-        return "+".join(sorted(classification.ingredients))
+        form = "er" if classification.long_acting else "ir"
+        return f"{'+'.join(sorted(classification.ingredients))}|{form}"
     if classification.rxcui:
         return f"rxcui:{classification.rxcui}"
     return f"text:{(record.text or record.ref).lower()}"
@@ -55,9 +63,13 @@ class EarlyRefillRule(Rule):
         since = ctx.as_of - timedelta(days=settings.lookback_days)
         early: list[dict[str, object]] = []
         evidence: list[str] = []
+        drafts = ctx.draft_refs
         for windows in opioid_windows_by_drug(ctx).values():
-            for previous, fill in pairwise(windows):
-                if not since <= fill.start <= ctx.as_of:
+            # The previous supply is an existing record: drafts written together are separate
+            # orders, not refills of each other.
+            for i, fill in enumerate(windows):
+                previous = next((w for w in reversed(windows[:i]) if w.ref not in drafts), None)
+                if previous is None or not since <= fill.start <= ctx.as_of:
                     continue
                 runs_out = previous.end + timedelta(days=1)
                 days_early = (runs_out - fill.start).days

@@ -2,7 +2,9 @@
 
 CDC 2022 Recommendation 8 (and the PDMP review of Recommendation 9) treat concurrent opioid
 prescriptions as a risk to look at. Overlap of the same drug is an early refill (see
-`early_refill`), so here only supplies of different drugs (`early_refill.drug_key`) count. Days
+`early_refill`), so here only supplies of different drugs (`early_refill.drug_key`) count. The
+key includes the release form, so an IR + ER regimen of one ingredient is reported here (two
+concurrent opioid products), not as an early refill. Days
 are counted from `early_refill.lookback_days` before `as_of` up to `as_of`; with draft orders
 (a CDS call) the days the drafts would supply are counted too.
 """

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.cli import main as ppact
 from app.storage.feedback import FEEDBACK
-from tests.unit.cds_hooks.conftest import NOW, SELECT
+from tests.unit.cds_hooks.conftest import NOW, SELECT, SIGN
 from tests.unit.cds_hooks.support import (
     ALPRAZOLAM,
     ANCHOR,
@@ -87,6 +87,36 @@ def test_the_same_feedback_twice_is_stored_once(client):
     assert row["rule"] == "coprescribing"
     assert row["patient_id"] == "p1"
     assert json.loads(row["accepted_suggestions"]) == [card["suggestions"][0]["uuid"]]
+
+
+def feedback_rows(client):
+    with client.app.state.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(FEEDBACK)).scalar()
+
+
+def test_feedback_on_a_card_of_another_service_is_refused(client):
+    card = cards(client)["coprescribing"]
+    item = {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-11-02T07:31:00Z"}
+    response = client.post(f"{SIGN}/feedback", json={"feedback": [item]})
+    assert response.status_code == 400
+    assert response.json() == {"error": f"card {card['uuid']} was issued by another service"}
+    assert feedback_rows(client) == 0
+    assert send(client, item) == {"stored": 1, "duplicates": 0, "snoozes": 0}
+    assert client.post(f"{SIGN}/feedback", json={"feedback": [item]}).status_code == 400
+    assert feedback_rows(client) == 1
+
+
+def test_the_same_item_sent_to_two_services_is_stored_once(client):
+    # A card this service did not issue (an older deployment's): kept, once.
+    item = {
+        "card": "0e6c4a52-1111-4a8e-9d7a-3f0c2b9e5d11",
+        "outcome": "accepted",
+        "outcomeTimestamp": "2026-11-02T07:31:00Z",
+    }
+    assert send(client, item) == {"stored": 1, "duplicates": 0, "snoozes": 0}
+    again = client.post(f"{SIGN}/feedback", json={"feedback": [item]})
+    assert again.json() == {"stored": 0, "duplicates": 1, "snoozes": 0}
+    assert feedback_rows(client) == 1
 
 
 def test_a_snooze_silences_that_rule_for_that_patient_until_it_ends(client):
@@ -231,3 +261,26 @@ def test_cli_refuses_reversed_dates(capsys):
     assert done.value.code == 2
     assert "before" in capsys.readouterr().err
     assert date(2026, 11, 1)  # dates are parsed, not compared as strings
+
+
+@pytest.mark.parametrize("param", ["from", "to"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_alerts_page_refuses_dates_out_of_range_in_one_line(client, param, day):
+    page = client.get("/alerts", params={param: day})
+    assert page.status_code == 400
+    assert f"dates must be between 1900-01-01 and 2999-12-31, got {day}" in page.text
+
+
+def test_alerts_page_takes_the_widest_range_allowed(client):
+    fill_some_history(client)
+    page = client.get("/alerts", params={"from": "1900-01-01", "to": "2999-12-31"})
+    assert page.status_code == 200
+    assert "<code>coprescribing</code>" in page.text
+
+
+def test_cli_refuses_dates_out_of_range_in_one_line(capsys):
+    with pytest.raises(SystemExit) as done:
+        ppact(["alerts", "report", "--to", "9999-12-31"])
+    assert done.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert "date must be between 1900-01-01 and 2999-12-31, got 9999-12-31" in line

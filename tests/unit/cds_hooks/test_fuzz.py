@@ -8,6 +8,7 @@ are kept small so the suite stays fast; the derandomized profile makes failures 
 from __future__ import annotations
 
 import copy
+from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -113,3 +114,14 @@ def test_arbitrary_authorization_headers_are_401(signed_client, authorization):
         "/cds-services", headers={"Authorization": authorization.encode("latin-1")}
     )
     assert response.status_code == 401, response.text
+
+
+day_params = st.dates().map(date.isoformat) | st.text(max_size=12)
+
+
+@FUZZ
+@given(start=st.none() | day_params, end=st.none() | day_params)
+def test_alerts_page_dates_never_5xx(client, start, end):
+    params = {k: v for k, v in (("from", start), ("to", end)) if v is not None}
+    response = client.get("/alerts", params=params)
+    assert response.status_code in (200, 400), response.text

@@ -13,12 +13,14 @@ import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+from app.clinical.terminology import load_terminology
 from tests.unit.cds_hooks.conftest import SELECT, SIGN, VIEW
 from tests.unit.cds_hooks.support import (
     ALPRAZOLAM,
     CARISOPRODOL,
     HYDROMORPHONE_2,
     OXY_5,
+    OXY_10,
     RXNORM,
     SNOMED,
     condition,
@@ -134,6 +136,13 @@ def test_order_select_only_targets_the_selected_orders(client):
     assert "coprescribing" in by_rule(opioid)
 
 
+def test_order_select_with_empty_selections_targets_no_draft(client):
+    chart = monitored_cot_patient(PID, naloxone=False)
+    drafts = [draft(OXY_10, per_day=8)]  # 120 MME/day with the current oxycodone: cards if targeted
+    assert by_rule(cards_for(client, chart, drafts))  # selected: cards fire
+    assert cards_for(client, chart, drafts, selections=[]) == []
+
+
 # --------------------------------------------------------------------------- early refill
 
 
@@ -158,6 +167,62 @@ def test_early_refill_compares_days_left_with_the_policy_tolerance(
         assert f"| {last_fill} | 30 | {remaining} |" in detail
         assert "Opioid fills in the last 6 months: **5**" in detail
         assert f"{remaining} more days" in cards["early-refill"]["summary"]
+
+
+def test_early_refill_summary_and_tolerance_text_are_exact(client):
+    chart = monitored_cot_patient(PID, last_fill_days_ago=20)
+    card = by_rule(cards_for(client, chart, [draft()]))["early-refill"]
+    assert (
+        card["summary"]
+        == "Early opioid refill: previous supply lasts 10 more days (until 2026-11-11)."
+    )
+    assert "beyond the clinic's tolerance (3 days):" in card["detail"]
+
+
+def test_early_refill_detail_names_the_percent_tolerance_in_force(make_client, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("early_refill:\n  tolerance_percent: 10\n", encoding="utf-8")
+    client = make_client(policy_file=policy)
+    chart = monitored_cot_patient(PID, last_fill_days_ago=20)
+    card = by_rule(cards_for(client, chart, [draft()]))["early-refill"]
+    assert "tolerance (10% of the previous days supply):" in card["detail"]
+    assert "days):" not in card["detail"]
+    assert card["summary"].endswith("(until 2026-11-11).")
+
+
+@pytest.mark.parametrize(
+    ("extra_days_ago", "fills"),
+    [pytest.param(181, 6, id="day-181-counted"), pytest.param(182, 5, id="day-182-not-counted")],
+)
+def test_six_month_fill_count_boundary(client, extra_days_ago, fills):
+    chart = monitored_cot_patient(PID, last_fill_days_ago=20)  # fills 20 .. 140 days ago
+    chart.append(dispense(f"{PID}-old", OXY_5, AS_OF - timedelta(days=extra_days_ago), patient=PID))
+    card = by_rule(cards_for(client, chart, [draft()]))["early-refill"]
+    assert f"Opioid fills in the last 6 months: **{fills}**." in card["detail"]
+
+
+def test_two_drafts_of_one_drug_both_count_toward_mme(client):
+    chart = monitored_cot_patient(PID)  # oxycodone 5 mg BID: 15 MME/day
+    drafts = [
+        draft(OXY_10, rid="draft-1", per_day=2),  # 20 mg/day: 30 MME/day
+        draft(OXY_10, rid="draft-2", per_day=4),  # 40 mg/day: 60 MME/day
+    ]
+    card = by_rule(cards_for(client, chart, drafts))["mme-at-or-above-threshold"]
+    assert card["summary"] == "With this order, total is 105.0 MME/day, at or above 90 MME/day."
+    assert card["indicator"] == "critical"
+
+
+def test_two_identical_drafts_both_count_toward_mme(client):
+    chart = monitored_cot_patient(PID)
+    drafts = [draft(OXY_10, rid=f"draft-{n}") for n in (1, 2)]  # 30 MME/day each
+    card = by_rule(cards_for(client, chart, drafts))["mme-at-or-above-threshold"]
+    assert "75.0 MME/day, at or above 50 MME/day" in card["summary"]
+
+
+def test_a_draft_is_not_an_early_refill_of_another_draft(client):
+    chart = monitored_cot_patient(PID, last_fill_days_ago=30)  # supply used up
+    drafts = [draft(rid="draft-1"), draft(rid="draft-2")]
+    assert "early-refill" not in by_rule(cards_for(client, chart, drafts))
 
 
 # --------------------------------------------------------------------------- monitoring
@@ -260,7 +325,10 @@ def test_high_dose_without_naloxone_suggests_a_valid_naloxone_order(client):
     ]
     resource = card["suggestions"][0]["actions"][0]["resource"]
     MedicationRequest.model_validate(resource)
-    assert resource["medicationCodeableConcept"]["coding"][0]["code"] == "1725059"
+    coding = resource["medicationCodeableConcept"]["coding"][0]
+    assert coding["code"] == "1725059"
+    assert coding["display"] == load_terminology().rxnorm_display("1725059")
+    assert coding["display"] == "naloxone hydrochloride 40 MG/ML Nasal Spray"
     assert resource["intent"] == "order"
     assert resource["requester"] == {"reference": "Practitioner/prac-1"}
 

@@ -35,5 +35,5 @@ def test_cds_defaults(monkeypatch):
     assert settings.timezone == "America/Los_Angeles"
     assert settings.cds_cors_origins == ["https://sandbox.cds-hooks.org"]
     assert settings.cds_fetch_deadline_ms == 450
-    assert settings.cds_max_body_bytes == 1024 * 1024
+    assert settings.cds_max_body_bytes == 8 * 1024 * 1024
     assert settings.cds_allow_unsigned is False

@@ -1,10 +1,13 @@
 """early-refill: fills before the previous supply of the same opioid ran out."""
 
+from dataclasses import replace
+
 import pytest
 
-from app.clinical.model import Chart, MedicationKind, Severity
+from app.clinical.model import RXNORM, Chart, Code, MedicationKind, Severity
 from app.clinical.policy import parse_policy
-from app.clinical.rules.early_refill import EarlyRefillRule
+from app.clinical.rules.early_refill import EarlyRefillRule, drug_key
+from app.clinical.terminology import load_terminology
 from tests.unit.clinical._rules_factory import AS_OF, PATIENT, context, days_before, opioid
 
 
@@ -111,3 +114,39 @@ def test_two_early_fills_are_counted_in_date_order():
         days_before(80).isoformat(),
         days_before(60).isoformat(),
     ]
+
+
+def test_ir_refilled_monthly_plus_er_filled_days_later_is_not_an_early_refill():
+    # Oxycodone IR filled monthly; oxycodone ER 12 hr started 5 days after an IR fill.
+    ir = [
+        opioid("MedicationRequest/ir1", days_before(65), 30),
+        opioid("MedicationRequest/ir2", days_before(35), 30),
+        opioid("MedicationRequest/ir3", days_before(5), 30),
+    ]
+    er = opioid("MedicationRequest/er1", days_before(30), 30, long_acting=True)
+    assert EarlyRefillRule().evaluate(_ctx(*ir, er)) == ()
+
+
+def test_er_refilled_early_is_still_an_early_refill_next_to_ir():
+    ir = opioid("MedicationRequest/ir1", days_before(35), 30)
+    er1 = opioid("MedicationRequest/er1", days_before(40), 30, long_acting=True)
+    er2 = opioid("MedicationRequest/er2", days_before(20), 30, long_acting=True)  # 10 early
+    (finding,) = EarlyRefillRule().evaluate(_ctx(ir, er1, er2))
+    assert [(r["ref"], r["previous_ref"]) for r in finding.data["refills"]] == [
+        ("MedicationRequest/er2", "MedicationRequest/er1")
+    ]
+
+
+def test_real_ir_and_er_products_of_one_ingredient_have_different_keys():
+    term = load_terminology()
+
+    def key(rxcui: str, text: str) -> str:
+        record = opioid("MedicationRequest/x", AS_OF, 30)
+        classified = term.classify_medication((Code(RXNORM, rxcui),), text)
+        return drug_key(replace(record, classification=classified))
+
+    ir_5 = key("1049621", "oxycodone hydrochloride 5 MG Oral Tablet")
+    ir_10 = key("1049683", "oxycodone hydrochloride 10 MG Oral Tablet")
+    er_10 = key("1049502", "12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet")
+    assert ir_5 == ir_10  # a strength change of the IR product is still the same drug
+    assert ir_5 != er_10

@@ -62,3 +62,11 @@ def test_without_drafts_only_days_up_to_as_of_are_counted():
     (finding,) = OverlappingOpioidSupplyRule().evaluate(_ctx(oxy, morphine))
     assert finding.data["overlap_days"] == 11
     assert finding.data["overlap_end"] == AS_OF.isoformat()
+
+
+def test_ir_and_er_of_one_ingredient_are_two_concurrent_opioid_products():
+    ir = opioid("MedicationRequest/ir", days_before(20), 30)  # days -20 .. +9
+    er = opioid("MedicationRequest/er", days_before(15), 30, long_acting=True)
+    (finding,) = OverlappingOpioidSupplyRule().evaluate(_ctx(ir, er))
+    assert finding.data["overlap_days"] == 16  # days -15 .. 0
+    assert set(finding.evidence) == {"MedicationRequest/ir", "MedicationRequest/er"}

@@ -265,9 +265,7 @@ def test_capability_statement_server_is_launched_without_openid_or_nonce(
 
 
 @pytest.mark.parametrize("missing", ["issuer", "jwks_uri"])
-def test_openid_needs_both_issuer_and_jwks_uri(
-    public_issuer: IssuerConfig, missing: str
-) -> None:
+def test_openid_needs_both_issuer_and_jwks_uri(public_issuer: IssuerConfig, missing: str) -> None:
     document = smart_configuration_document()
     del document[missing]
     configuration = parse_smart_configuration(document, iss=FHIR_BASE)

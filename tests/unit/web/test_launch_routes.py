@@ -88,6 +88,30 @@ def test_discovery_failure_renders_a_page_not_a_trace(
     assert [r.url.path for r in recorder.requests] == ["/fhir/.well-known/smart-configuration"]
 
 
+@pytest.mark.parametrize("launch", ["", "  "])
+def test_ehr_launch_with_an_empty_launch_parameter_gets_a_clear_400_page(
+    app_client: TestClient, recorder: Recorder, launch: str
+) -> None:
+    response = app_client.get("/launch", params={"iss": SECURED, "launch": launch})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "empty launch code" in response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert recorder.requests == []  # refused before discovery
+
+
+@pytest.mark.parametrize("page", ["abc", "-1", "1.5", "9" * 40])
+def test_picker_page_that_is_not_a_number_gets_an_error_page(
+    app_client: TestClient, recorder: Recorder, page: str
+) -> None:
+    launch_id = session_launch(app_client, open_server=True, iss=OPEN, patient_id=None)
+    response = app_client.get(f"/l/{launch_id}/pick", params={"page": page})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "page number is not valid" in response.text
+    assert recorder.requests == []
+
+
 def test_open_server_launch_goes_to_the_picker_with_a_session_cookie(
     app_client: TestClient, recorder: Recorder
 ) -> None:
