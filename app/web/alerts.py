@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.clinical.model import AS_OF_MAX, AS_OF_MIN
 from app.storage.feedback import FeedbackStore, RuleStats
-from app.web.launch import error_page
+from app.web.responses import error_page
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 DEFAULT_DAYS = 30

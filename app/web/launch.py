@@ -20,18 +20,13 @@ import logging
 import secrets
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from pydantic import SecretStr
 
-from app.fhir.client import FhirClient, SearchLimits
-from app.fhir.errors import FhirError
-from app.settings import Settings, load_signing_key_text
+from app.settings import Settings
 from app.storage.audit import audit
 from app.storage.sessions import (
     COOKIE_NAME,
@@ -50,55 +45,31 @@ from app.web.context import (
     LaunchServices,
     services,
 )
-from app.web.csrf import install_csrf, require_csrf
+from app.web.csrf import require_csrf
+from app.web.picker import pick_form, pick_submit
+from app.web.responses import NO_STORE, error_page, render_page, templates
 from app.web.security import content_security_policy
+from app.web.signing import signing_keys
 from smart_launch import (
     AuthorizationRequest,
     CallbackResult,
     IssuerNotAllowed,
-    KeyRing,
     PendingLaunch,
-    SigningAlgorithm,
-    SigningKey,
     SmartConfiguration,
     SmartLaunchError,
     begin_launch,
     check_callback,
-    ensure_dev_keys,
     exchange_code,
-    load_private_key_file,
     validate_id_token,
 )
 
-__all__ = [
-    "NO_STORE",
-    "PICK_PAGE_SIZE",
-    "build_router",
-    "install_launch",
-    "signing_keys",
-    "templates",
-]
+__all__ = ["NO_STORE", "build_router", "error_page", "install_launch", "templates"]
 
 log = logging.getLogger(__name__)
-
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-install_csrf(templates.env)
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-PICK_PAGE_SIZE = 20
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status, headers=NO_STORE)
-
-
-def error_page(request: Request, title: str, message: str, status: int) -> HTMLResponse:
-    """The error page: what went wrong in words, nothing from the server echoed as markup."""
-    return _page(request, "error.html", {"title": title, "message": message}, status)
 
 
 def _set_cookie(response: Response, value: str, max_age: int) -> None:
@@ -341,86 +312,6 @@ async def callback(request: Request) -> Response:
     return _redirect(f"/l/{record.launch_id}/summary", smart, data["session_id"], False)
 
 
-def _patient_row(resource: dict[str, Any]) -> dict[str, str]:
-    names = resource.get("name") or [{}]
-    name = names[0] if isinstance(names[0], dict) else {}
-    text = name.get("text") or " ".join(
-        [*[str(g) for g in name.get("given", [])], str(name.get("family", ""))]
-    )
-    return {
-        "id": str(resource.get("id", "")),
-        "name": text.strip() or "(no name)",
-        "birth_date": str(resource.get("birthDate", "")),
-        "gender": str(resource.get("gender", "")),
-    }
-
-
-async def _pick_page(
-    request: Request, ctx: LaunchContext, *, query: str, page: int
-) -> HTMLResponse:
-    params = [("_count", str(PICK_PAGE_SIZE)), ("_offset", str((page - 1) * PICK_PAGE_SIZE))]
-    if query:
-        params.append(("name", query))
-    limits = SearchLimits(max_pages=1, page_size=PICK_PAGE_SIZE)
-    try:
-        async with FhirClient(ctx.iss, limits=limits) as client:
-            result = await client.search_detailed("Patient", params)
-    except FhirError as exc:
-        log.info("patient picker search failed: %s", type(exc).__name__)
-        return error_page(request, "The patient list could not be read", str(exc), 502)
-    return _page(
-        request,
-        "pick.html",
-        {
-            "launch_id": ctx.launch_id,
-            "patients": [_patient_row(r) for r in result.matches],
-            "query": query,
-            "page": page,
-            "prev_page": page - 1,
-            "next_page": page + 1,
-            "has_next": result.truncated is not None,
-        },
-    )
-
-
-async def pick_form(request: Request, ctx: LaunchContext, page: int = 1) -> Response:
-    """``GET /l/{launch_id}/pick``: list the open server's patients, a page at a time."""
-    if not ctx.open_server:
-        return RedirectResponse(f"/l/{ctx.launch_id}/summary", status_code=303, headers=NO_STORE)
-    return await _pick_page(request, ctx, query="", page=max(1, page))
-
-
-async def pick_submit(request: Request, ctx: LaunchContext) -> Response:
-    """``POST /l/{launch_id}/pick``: search by name (``q``) or choose a ``patient``.
-
-    Searches are POSTed so that patient names stay out of URLs and access logs.
-    """
-    if not ctx.open_server:
-        return error_page(request, "Not available", "This launch already has a patient.", 400)
-    form = await request.form()
-    patient = form.get("patient")
-    if not isinstance(patient, str) or not patient:
-        query = form.get("q")
-        page = form.get("page")
-        number = int(page) if isinstance(page, str) and page.isdigit() else 1
-        return await _pick_page(
-            request, ctx, query=query.strip() if isinstance(query, str) else "", page=max(1, number)
-        )
-    try:
-        async with FhirClient(ctx.iss) as client:
-            await client.read("Patient", patient)
-    except (FhirError, ValueError):
-        return error_page(request, "Patient not found", "Choose a patient from the list.", 404)
-    smart = services(request)
-    record = smart.sessions.load_launch(ctx.launch_id)
-    if record is None:
-        raise LaunchExpired
-    chosen = LaunchRecord(**{**asdict(record), "patient_id": patient})
-    smart.sessions.save_launch(chosen)
-    audit(request, "pick-patient", LaunchContext.from_record(chosen))
-    return RedirectResponse(f"/l/{ctx.launch_id}/summary", status_code=303, headers=NO_STORE)
-
-
 async def logout(request: Request, launch_id: str) -> Response:
     """``POST /l/{launch_id}/logout``: end the browser's session and all its launches."""
     smart = services(request)
@@ -430,7 +321,7 @@ async def logout(request: Request, launch_id: str) -> Response:
         if record is not None and record.session_id == session_id:
             audit(request, "logout", LaunchContext.from_record(record))
         smart.sessions.end_session(session_id)
-    response = _page(
+    response = render_page(
         request,
         "launch_again.html",
         {"title": "Signed out", "message": "You are signed out of the PPACT app."},
@@ -473,7 +364,7 @@ def build_router() -> APIRouter:
 
 async def _launch_again(request: Request, exc: Exception) -> Response:
     expired = isinstance(exc, LaunchExpired)
-    return _page(
+    return render_page(
         request,
         "launch_again.html",
         {
@@ -487,46 +378,6 @@ async def _launch_again(request: Request, exc: Exception) -> Response:
         },
         401 if expired else 404,
     )
-
-
-_KEY_SETTINGS: tuple[tuple[SigningAlgorithm, str], ...] = (
-    ("RS384", "signing_key_rs384"),
-    ("ES384", "signing_key_es384"),
-)
-
-
-def signing_keys(settings: Settings) -> KeyRing:
-    """Our ``private_key_jwt`` keys: configured ones first, the generated dev keys otherwise.
-
-    Per algorithm: the PEM text setting (``PPACT_SIGNING_KEY_RS384`` / ``_ES384``), else the
-    file setting (``..._FILE``), else the development key in ``keys_dir`` (generated on first
-    run). Which source each key came from is logged with its ``kid``, never the key.
-
-    Args:
-        settings: The app's settings (already validated, so configured keys load).
-
-    Returns:
-        One RS384 and one ES384 key.
-
-    Raises:
-        SmartLaunchError: A key could not be loaded (settings validation normally catches it).
-    """
-    chosen: list[SigningKey] = []
-    dev: KeyRing | None = None
-    for alg, name in _KEY_SETTINGS:
-        text: SecretStr | None = getattr(settings, name)
-        path: Path | None = getattr(settings, f"{name}_file")
-        if text is not None:
-            key, source = load_signing_key_text(text, alg=alg), f"setting {name}"
-        elif path is not None:
-            key, source = load_private_key_file(path, alg=alg), f"setting {name}_file"
-        else:
-            keys_dir = settings.keys_dir or settings.data_dir / "keys"
-            dev = dev or ensure_dev_keys(keys_dir)
-            key, source = dev.for_alg(alg), "development key in keys_dir"
-        log.info("signing key %s (kid %s) from %s", alg, key.kid, source)
-        chosen.append(key)
-    return KeyRing(chosen)
 
 
 def install_launch(app: FastAPI, settings: Settings) -> LaunchServices:

@@ -97,7 +97,7 @@ def test_seed_twice_gives_the_same_counts_and_remove_leaves_only_untagged(fhir_s
 
     code, removed = run_cli([*argv[:5], "--remove"], capsys)
     assert code == 0, removed.err
-    assert f"removed {total} resources" in removed.out
+    assert f"removed {total} synthetic resources" in removed.out
     assert tagged_counts(fhir_server) == {}
     headers = fhir_server.headers()
     for kept in ("Patient/not-synthetic-1", "Observation/not-synthetic-obs"):
@@ -128,13 +128,14 @@ def test_remove_of_a_run_tag_leaves_the_rest_of_the_cohort(fhir_server):
     assert tagged_counts(fhir_server) == {}
 
 
-def test_refused_chunk_names_the_server_outcome(fhir_server, capsys):
+def test_a_refused_token_names_the_server_outcome_in_one_line(fhir_server, capsys):
     code, result = run_cli(
         ["seed", "--fhir-base", fhir_server.base_url, "--token", "wrong", "--patients", "1"],
         capsys,
     )
     assert code == 2
-    assert "refused with HTTP 401: Unsupported or invalid Authorization" in result.err
+    assert result.err.count("\n") == 1
+    assert "HTTP 401" in result.err and "Unsupported or invalid Authorization" in result.err
 
 
 def test_reseeding_with_another_seed_leaves_exactly_the_new_cohort(fhir_server, capsys):

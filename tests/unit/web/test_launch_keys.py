@@ -28,7 +28,7 @@ def _published_kids(settings_dir: Path, **overrides: object) -> tuple[set[str], 
 def test_keys_from_pem_text_in_the_environment_and_from_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.web.launch")
+    caplog.set_level(logging.INFO, logger="app.web.signing")
     # Deployment tools often cannot hold a multi-line value: literal \n is accepted.
     monkeypatch.setenv("PPACT_SIGNING_KEY_RS384", RSA_PEM.replace("\n", "\\n"))
     es_file = tmp_path / "es384.pem"
@@ -48,7 +48,7 @@ def test_keys_from_pem_text_in_the_environment_and_from_a_file(
 def test_an_algorithm_without_a_configured_key_falls_back_to_the_dev_key(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.web.launch")
+    caplog.set_level(logging.INFO, logger="app.web.signing")
 
     kids, _ = _published_kids(tmp_path, signing_key_es384=EC_PEM)
 
