@@ -4,10 +4,10 @@ CDS Hooks 2.0 "Discovery", "Calling a CDS Service", "Feedback", "HTTP Status Cod
 CDS Clients" and "Cross-Origin Resource Sharing". Every route verifies the caller's JWT first,
 with `aud` = the public URL of the endpoint called (`Settings.base_url`, never the Host header).
 Bodies are read up to `cds_max_body_bytes` (larger: 413) within `BODY_TIMEOUT_SECONDS` (slower:
-408), before a call takes the service's gate, so slow uploads cannot hold it. Every failure is
-a 4xx with a one-line `{"error": ...}`; an unexpected failure after the request was understood
-becomes an info card saying the checks could not run, never a 5xx for the EHR (docs/style.md
-"Errors").
+408), before a call takes the service's gate, so slow uploads cannot hold it; they are parsed
+inside it. Every failure is a 4xx with a one-line `{"error": ...}`; an unexpected failure after
+the request was understood becomes an info card saying the checks could not run, never a 5xx for
+the EHR (docs/style.md "Errors").
 
 `install(app, settings, engine)` is the one call `app.main.create_app` makes.
 """
@@ -53,11 +53,11 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JS
     return JSONResponse({"error": reason.splitlines()[0][:300]}, status, headers=headers)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON, refusing more than `limit` bytes or `BODY_TIMEOUT_SECONDS` of upload.
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes or `BODY_TIMEOUT_SECONDS` of upload.
 
     Raises:
-        ServiceError: 413 too large, 408 too slow, 400 not JSON.
+        ServiceError: 413 too large, 408 too slow.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -72,10 +72,24 @@ async def read_json(request: Request, limit: int) -> Any:
                     raise ServiceError(413, f"body larger than {limit} bytes")
     except TimeoutError:
         raise ServiceError(408, f"body not received within {seconds:g} s") from None
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON.
+
+    Raises:
+        ServiceError: 400 not JSON.
+    """
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
         raise ServiceError(400, "body is not valid JSON") from None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """`read_body` then `parse_json`."""
+    return parse_json(await read_body(request, limit))
 
 
 def parse_model(model: type[M], data: Any) -> M:
@@ -139,8 +153,11 @@ def build_router(
     async def call(service_id: str, request: Request) -> JSONResponse:
         try:
             await authorised(request, f"/{service_id}")
-            body = parse_model(CdsRequest, await read_json(request, max_body_bytes))
-            async with service.gate:  # see CdsHooksService.gate; the body is already read
+            # Upload first, outside the gate (a slow client must not hold a place); parse
+            # inside it, so that few parsed prefetches are alive at once (CdsHooksService.gate).
+            raw = await read_body(request, max_body_bytes)
+            async with service.gate:
+                body = parse_model(CdsRequest, parse_json(raw))
                 response = await service.call(service_id, body)
         except ServiceError as exc:
             return error(exc.status, exc.reason, _challenge(exc.status))

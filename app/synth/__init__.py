@@ -8,6 +8,9 @@ RxNorm, LOINC, SNOMED CT and ICD-10-CM codes from the CDC opioid CDS value sets 
 table, embedded in `codes.py`. Names are made up ("Avery Synth0001").
 
 Every PPACT episode carries 2-3 FHIR Goals set at intake, judged at discharge (`goals.py`).
+Some archetypes carry non-opioid and non-drug treatments (`treatments.py`): ServiceRequest
+referrals (physical therapy, CBT for chronic pain, pain psychology) and a duloxetine or naproxen
+MedicationRequest, added after every other resource so nothing else changes.
 
 Archetypes (patient 1 is COMPLEX, patient 15 is the minor, the rest cycle through the list):
 
@@ -15,15 +18,17 @@ Archetypes (patient 1 is COMPLEX, patient 15 is the minor, the rest cycle throug
   15->30 mg every 6 h (about 360 MME/day at the anchor), alprazolam, gabapentin, carisoprodol
   and zolpidem; four prescribers, three pharmacies, many early refills; UDS with unexpected
   results; PPACT episode with intake and discharge PEG/PHQ-9/GAD-7, weekly notes and three
-  goals (one achieved, one improving, one not achieved); no naloxone. More than 300
-  medication resources.
+  goals (one achieved, one improving, one not achieved); no naloxone; referrals to physical
+  therapy, CBT for chronic pain and pain psychology, and duloxetine. More than 300 medication
+  resources.
 - ``high-dose-er``: oxycodone ER or morphine ER with IR breakthrough, sometimes a
   benzodiazepine, sometimes a PPACT episode, naloxone for some.
 - ``taper``: morphine ER 60 mg twice daily tapered to stop, IR reduced; PPACT episode
-  (finished for some, ongoing at the anchor for others); naloxone.
+  (finished for some, ongoing at the anchor for others); naloxone; CBT referral, duloxetine.
 - ``escalation``: hydrocodone/APAP escalating to oxycodone IR, then oxycodone ER added;
-  sparse monitoring.
-- ``stable-monitored``: one low-dose opioid, every monitoring item done on time, naloxone.
+  sparse monitoring; a pain psychology referral.
+- ``stable-monitored``: one low-dose opioid, every monitoring item done on time, naloxone;
+  physical therapy (completed) and naproxen.
 - ``methadone-pain``: methadone for pain, sometimes with clonazepam.
 - ``buprenorphine-patch``: Butrans 5->10->20 mcg/h weekly patches.
 - ``moud``: oxycodone misuse then buprenorphine/naloxone (Suboxone film) for OUD, frequent UDS.

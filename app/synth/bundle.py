@@ -40,6 +40,7 @@ TYPE_ORDER: tuple[str, ...] = (
     "Observation",
     "Procedure",
     "DocumentReference",
+    "ServiceRequest",
 )
 
 
