@@ -39,7 +39,7 @@ BLOCK_SOURCES: dict[str, tuple[str, ...]] = {
         "condition-health-concern",
     ),
     "uds": ("observation-laboratory",),
-    "pro": ("observation-survey", "questionnaire-response"),
+    "pro": ("observation-survey", "observation-pro", "questionnaire-response"),
     "pdmp": ("observation-pdmp", "procedure"),
     "agreements": ("document-agreement",),
     "notes": ("document-progress-note",),

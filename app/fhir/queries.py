@@ -31,6 +31,8 @@ from datetime import date, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
+from app.clinical.pro import INSTRUMENTS
+
 MEDICATION_REQUEST_INTENTS = (
     "order",
     "plan",
@@ -83,6 +85,11 @@ PDMP_FINDING = "http://snomed.info/sct|461651000124104"  # PDMP data reviewed (f
 TREATMENT_AGREEMENT = "http://loinc.org|94136-9"
 PROGRESS_NOTE = "http://loinc.org|11506-3"
 DEFAULT_LOOKBACK_DAYS = 730
+#: PEG, PHQ-9 and GAD-7 scores, panels and items by code (US Core's SHALL `patient+code`
+#: search): scores filed without a `survey` category are still found.
+PRO_LOINC_CODES = tuple(
+    sorted({c for i in INSTRUMENTS for c in (*i.total_codes, *i.panel_codes, *i.item_codes)})
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +205,12 @@ def patient_queries(
             "observation-survey",
             "Observation",
             ("category", f"{OBSERVATION_CATEGORY_SYSTEM}|survey"),
+            ("date", since),
+        ),
+        search(
+            "observation-pro",
+            "Observation",
+            ("code", ",".join(f"http://loinc.org|{code}" for code in PRO_LOINC_CODES)),
             ("date", since),
         ),
         search("observation-pdmp", "Observation", ("code", PDMP_FINDING), ("date", since)),

@@ -196,7 +196,7 @@ async def _system_search(client: FhirClient, tag: str) -> list[Resource] | None:
                 return None
         for entry in bundle.get("entry") or []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict) and entry.get("search", {}).get("mode") != "outcome":
+            if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
                 found.append(resource)
         next_url = link(bundle, "next")
         if next_url is None:
@@ -284,8 +284,13 @@ def _load_tag(chunks: Sequence[Chunk]) -> str:
     return narrower[0] if narrower else COHORT_TAG
 
 
-async def stale_resources(client: FhirClient, chunks: Sequence[Chunk]) -> list[Resource]:
+async def stale_resources(
+    client: FhirClient, chunks: Sequence[Chunk], *, system_search: bool | None = None
+) -> list[Resource]:
     """Synthetic resources on the server, of the patients in `chunks`, that `chunks` do not hold.
+
+    Only resources carrying the narrowest tag the chunks share are looked at (a run's tag for
+    `retagged` copies), so a run on a shared server never touches another run's resources.
 
     Raises:
         FhirError: a search failed.
@@ -295,7 +300,9 @@ async def stale_resources(client: FhirClient, chunks: Sequence[Chunk]) -> list[R
         return []
     new = {_key(e["resource"]) for c in chunks for e in c.bundle["entry"]}
     types = cohort_types(k[0] for k in new)
-    there = await tagged_resources(client, tag=_load_tag(chunks), types=types)
+    there = await tagged_resources(
+        client, tag=_load_tag(chunks), types=types, system_search=system_search
+    )
     return [r for r in there if _key(r) not in new and _belongs(r, patients)]
 
 
@@ -304,13 +311,19 @@ async def load_chunks(
 ) -> LoadReport:
     """Send each chunk as one transaction, in order; then delete another cohort's leftovers.
 
+    Leftovers (`stale_resources`, listed before the load) are deleted rather than refused:
+    they are synthetic and of the very patients being loaded, and a user reseeding wants the
+    new cohort, not an instruction to run `--remove` first. They are deleted after the load,
+    when the replaced resources that referred to them are gone, so integrity checks pass.
+
     Raises:
         ChunkRefused: a chunk was refused; the ones before it are stored.
         RemoveIncomplete: leftovers of another cohort could not all be deleted.
         FhirError: the server could not be reached or answered nonsense, after retries.
     """
     report = LoadReport()
-    stale = {_key(r) for r in await stale_resources(client, chunks)}
+    system = await supports_system_search(client)
+    stale = {_key(r) for r in await stale_resources(client, chunks, system_search=system)}
     for chunk in chunks:
         try:
             answer = await client.transaction(chunk.bundle, retry_server_errors=True)
@@ -327,7 +340,9 @@ async def load_chunks(
 
         async def still_there() -> list[Resource]:
             types = cohort_types(k[0] for k in stale)
-            found = await tagged_resources(client, tag=_load_tag(chunks), types=types)
+            found = await tagged_resources(
+                client, tag=_load_tag(chunks), types=types, system_search=system
+            )
             return [r for r in found if _key(r) in stale]
 
         report.stale = await _remove(client, still_there, chunk_size=100, progress=None)

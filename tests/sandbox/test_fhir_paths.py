@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,7 +126,9 @@ def test_the_most_complex_patient_shows_what_the_cohort_promises(loaded):
 # ---------------------------------------------------------------------- CDS
 
 
-def cds_cards(run: LoadedRun, patient_id: str, service_id: str, tmp_path) -> list[dict[str, Any]]:
+def cds_cards(
+    run: LoadedRun, patient_id: str, service_id: str, tmp_path: Path
+) -> list[dict[str, Any]]:
     """Call a CDS service with no prefetch; the service fetches from the run's server."""
     settings = Settings(
         data_dir=tmp_path / run.target.name,
@@ -154,8 +157,9 @@ def cds_cards(run: LoadedRun, patient_id: str, service_id: str, tmp_path) -> lis
             "type": "collection",
             "entry": [{"resource": draft_oxycodone(run.server_id(patient_id))}],
         }
-    with TestClient(create_app(settings)) as client:
-        client.app.state.cds.clock = lambda: CDS_NOW
+    app = create_app(settings)
+    with TestClient(app) as client:
+        app.state.cds.clock = lambda: CDS_NOW
         response = client.post(f"/cds-services/{service_id}", json=body)
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]

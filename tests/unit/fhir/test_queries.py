@@ -87,7 +87,7 @@ def test_every_observation_search_has_category_or_code(as_of):
     observations = [
         q for q in patient_queries("p1", as_of=as_of) if q.resource_type == "Observation"
     ]
-    assert len(observations) == 3
+    assert len(observations) == 4
     for query in observations:
         names = {name for name, _ in query.params}
         assert names & {"category", "code"}, query.id
@@ -152,3 +152,10 @@ def test_goal_search_is_by_patient_only_and_undated(queries):
     assert goal.resource_type == "Goal"
     assert goal.params == (("patient", "p1"),)
     assert goal.relative_url() == "Goal?patient=p1"
+
+
+def test_pro_scores_are_also_searched_by_loinc_code(as_of):
+    (query,) = [q for q in patient_queries("p1", as_of=as_of) if q.id == "observation-pro"]
+    codes = dict(query.params)["code"].split(",")
+    for loinc in ("91148-7", "44261-6", "70274-6", "91145-3"):  # PEG, PHQ-9, GAD-7, PEG item
+        assert f"http://loinc.org|{loinc}" in codes
