@@ -49,8 +49,8 @@ from app.storage.feedback import FeedbackStore, Snooze
 from app.web.charts import mme_chart, pro_chart
 from app.web.context import LaunchContext, LaunchExpired, fhir_client_for, require_launch
 from app.web.csrf import install_csrf, require_csrf
-from app.web.responses import NO_STORE, error_page
 from app.web.pdf import render_pdf
+from app.web.responses import NO_STORE, error_page
 from app.web.smart_style import style_css
 from app.web.summary_text import summary_text
 from app.web.writeback import save_summary

@@ -439,9 +439,7 @@ async def test_concurrency_must_be_positive(fake, as_of):
         await load(fake, as_of, concurrency=0)
 
 
-async def test_sections_still_loading_at_the_deadline_are_failed_and_the_rest_returned(
-    fake, as_of
-):
+async def test_sections_still_loading_at_the_deadline_are_failed_and_the_rest_returned(fake, as_of):
     answer = fake.transport()
 
     async def slow_observations(request):
