@@ -66,22 +66,6 @@ SECRETS = ("AT-very-secret", "RT-very-secret", "the-verifier", "patient-one", "p
 # --------------------------------------------------------------------------- backends
 
 
-@pytest.fixture(scope="module")
-def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'ppact.db'}")
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def postgresql_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = create_engine(postgres_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture(params=SQL_BACKENDS)
 def engine(request: pytest.FixtureRequest) -> Engine:
     """An empty product database on one SQL backend."""

@@ -43,7 +43,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from sqlalchemy.engine import Engine
 
+from app.storage.db import create_engine, ensure_schema
 from tests.integration.fhir_server import free_port
 
 STARTUP_SECONDS = 30.0
@@ -272,3 +274,21 @@ def postgres_url() -> Iterator[str]:
 def redis_url() -> Iterator[str]:
     """URL of a throw-away Redis (``redis://127.0.0.1:N/0``), nothing persisted."""
     yield from _shared("redis", start_redis)
+
+
+@pytest.fixture(scope="module")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The product's tables on a fresh SQLite file (the embedded default)."""
+    engine = create_engine(f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'ppact.db'}")
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgresql_engine(postgres_url: str) -> Iterator[Engine]:
+    """The product's tables on the throwaway PostgreSQL server."""
+    engine = create_engine(postgres_url)
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()

@@ -151,22 +151,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{tmp_path_factory.mktemp('replay') / 'ppact.db'}")
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def postgresql_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = create_engine(postgres_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
