@@ -33,6 +33,7 @@ class SearchResult:
         pages: Pages read.
         truncated: Why paging stopped before the last page, or None when all pages were read.
         ignored_params: Search parameters the server did not apply, as told by the `self` link.
+        self_link: The first page's `self` link (what the server says it searched), if any.
     """
 
     resource_type: str
@@ -42,6 +43,7 @@ class SearchResult:
     pages: int = 0
     truncated: str | None = None
     ignored_params: tuple[str, ...] = ()
+    self_link: str | None = None
 
     @property
     def resources(self) -> list[dict[str, Any]]:

@@ -191,10 +191,20 @@ class FhirClient:
         """
         return (await self.search_detailed(resource_type, params)).resources
 
+    async def capabilities(self) -> dict[str, Any]:
+        """The server's CapabilityStatement (`GET [base]/metadata`).
+
+        Raises:
+            FhirError: it could not be read.
+        """
+        return await self._send("GET", f"{self._base}/metadata", what="metadata")
+
     async def search_detailed(
-        self, resource_type: str, params: SearchParams, *, fresh: bool = False
+        self, resource_type: str | None, params: SearchParams, *, fresh: bool = False
     ) -> SearchResult:
         """Search `[base]/[type]?params` and follow `Bundle.link[next]` exactly as given.
+
+        `resource_type=None` searches the whole system (`[base]?params`, R4 search 3.1.1.0).
 
         Next links are followed only on the base URL's origin (scheme, host, port); a link to
         another origin stops paging and is recorded in `truncated`, as are the page and time
@@ -202,7 +212,7 @@ class FhirClient:
         once.
 
         Args:
-            resource_type: e.g. "MedicationRequest".
+            resource_type: e.g. "MedicationRequest"; None for a system-level search.
             params: Search parameters; repeated names as a sequence of pairs. `_count` is added
                 as a hint when absent.
             fresh: Send `Cache-Control: no-cache`: HAPI JPA otherwise answers a repeated search
@@ -214,16 +224,18 @@ class FhirClient:
         Raises:
             FhirError: the first page failed, or a later page failed after a restart.
         """
-        _check_type(resource_type)
+        if resource_type is not None:
+            _check_type(resource_type)
         sent = list(params.items()) if isinstance(params, Mapping) else list(params)
         if not any(name == "_count" for name, _ in sent):
             sent.append(("_count", str(self._limits.page_size)))
-        what = f"{resource_type} search"
-        rtype = resource_type
+        rtype = resource_type or "system"
+        what = f"{rtype} search"
         started = self._clock()
-        result = SearchResult(resource_type)
+        result = SearchResult(rtype)
         restarted = False
-        url = f"{self._base}/{resource_type}"
+        search_url = f"{self._base}/{resource_type}" if resource_type else self._base
+        url = search_url
         page_params: list[tuple[str, str]] | None = sent
         while True:
             try:
@@ -234,16 +246,17 @@ class FhirClient:
                 if result.pages == 0 or restarted:
                     raise
                 # HAPI: `_getpages` links point at a cached search that can expire; restart.
-                log.info("fhir search restarted", extra={"fhir_resource_type": resource_type})
+                log.info("fhir search restarted", extra={"fhir_resource_type": rtype})
                 restarted = True
-                result = SearchResult(resource_type)
-                url, page_params = f"{self._base}/{resource_type}", sent
+                result = SearchResult(rtype)
+                url, page_params = search_url, sent
                 continue
             if bundle.get("resourceType") != "Bundle":
                 raise InvalidResponse(f"{what} returned a {bundle.get('resourceType')}")
             result.pages += 1
             if result.pages == 1:
                 result.ignored_params = ignored_params(sent, bundle)
+                result.self_link = link(bundle, "self")
             collect_page(bundle, result)
             next_url = link(bundle, "next")
             if next_url is None:
@@ -263,7 +276,7 @@ class FhirClient:
         log.info(
             "fhir search done",
             extra={
-                "fhir_resource_type": resource_type,
+                "fhir_resource_type": rtype,
                 "pages": result.pages,
                 "matches": len(result.matches),
                 "included": len(result.included),

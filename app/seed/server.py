@@ -38,7 +38,6 @@ from typing import Any
 
 import httpx
 
-from app.fhir.bundles import link
 from app.fhir.client import FhirClient
 from app.fhir.errors import FhirRequestError, InvalidResponse, operation_outcome_text
 from app.seed.chunks import COHORT_TAG, Chunk, dependency_order, has_tag
@@ -51,10 +50,7 @@ log = logging.getLogger(__name__)
 Resource = dict[str, Any]
 Progress = Callable[[int], None]
 _GONE = ("404", "410")
-_NO_CACHE = {"Cache-Control": "no-cache"}
 MAX_REMOVE_PASSES = 6
-#: Pages of one system-level search read at most (200 resources each).
-MAX_SYSTEM_PAGES = 500
 
 
 class SeedError(Exception):
@@ -159,9 +155,7 @@ def cohort_types(extra: Iterable[str] = ()) -> tuple[str, ...]:
 async def supports_system_search(client: FhirClient) -> bool:
     """True when the CapabilityStatement declares the `search-system` interaction."""
     try:
-        # FhirClient has no public call for [base]/metadata or [base]?; its _send keeps the
-        # token, retry and error handling in one place.
-        statement = await client._send("GET", f"{client.base_url}/metadata", what="metadata")
+        statement = await client.capabilities()
     except (FhirRequestError, InvalidResponse):
         return False  # no usable CapabilityStatement: search per type
     rests = statement.get("rest")
@@ -176,36 +170,17 @@ async def supports_system_search(client: FhirClient) -> bool:
 
 
 async def _system_search(client: FhirClient, tag: str) -> list[Resource] | None:
-    """`GET [base]?_tag=tag`, all pages; None when the server refused it or ignored `_tag`."""
-    base = client.base_url
-    url = base
-    params: list[tuple[str, str]] | None = [("_tag", tag), ("_count", "200")]
-    found: list[Resource] = []
-    for page in range(MAX_SYSTEM_PAGES):
-        try:
-            bundle = await client._send(
-                "GET", url, params=params, what="system search", headers=_NO_CACHE
-            )
-        except FhirRequestError:
-            if page == 0:
-                return None
-            raise
-        if page == 0:
-            self_url = link(bundle, "self")
-            if self_url is None or "_tag" not in httpx.URL(self_url).params:
-                return None
-        for entry in bundle.get("entry") or []:
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-                found.append(resource)
-        next_url = link(bundle, "next")
-        if next_url is None:
-            return found
-        absolute = str(httpx.URL(base + "/").join(next_url))
-        if not absolute.startswith(base):
-            return None  # paging off this server: do not trust a partial answer
-        url, params = absolute, None
-    return None
+    """`GET [base]?_tag=tag`, all pages; None when the server refused it, ignored `_tag` or the
+    answer was cut short (paging off this server, page or time cap): only a whole answer is
+    trusted for deleting."""
+    try:
+        result = await client.search_detailed(None, [("_tag", tag), ("_count", "200")], fresh=True)
+    except FhirRequestError:
+        return None
+    applied = result.self_link is not None and "_tag" in httpx.URL(result.self_link).params
+    if not applied or result.truncated is not None:
+        return None
+    return result.matches
 
 
 async def tagged_resources(
