@@ -18,15 +18,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from app.clinical.model import ICD10CM, LOINC, RXNORM, SNOMED, Code, Quantity
-
-#: Systems written as OIDs by some EHRs, mapped to the canonical URIs the value sets use.
-_SYSTEM_ALIASES: dict[str, str] = {
-    "urn:oid:2.16.840.1.113883.6.88": RXNORM,
-    "urn:oid:2.16.840.1.113883.6.1": LOINC,
-    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
-    "urn:oid:2.16.840.1.113883.6.90": ICD10CM,
-}
+from app.clinical.model import Code, Quantity, normalise_system
 
 #: Days per unit of time, keyed by UCUM code and common spellings. A month is 30 days and a
 #: year 365 days, the pharmacy convention for days supply (UCUM's mean month is 30.4375 d).
@@ -127,7 +119,7 @@ def coding(value: object) -> Code | None:
     system = (text_of(system) or "") if system is not None else ""
     display = value.get("display")
     return Code(
-        system=_SYSTEM_ALIASES.get(system, system),
+        system=normalise_system(system),
         code=code,
         display=None if display is None else text_of(display),
     )

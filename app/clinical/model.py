@@ -21,6 +21,28 @@ LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
+CPT = "http://www.ama-assn.org/go/cpt"
+
+#: Aliases seen in real charts (OIDs, WHO ICD URIs, a trailing slash) for the code systems the
+#: value sets use.
+SYSTEM_ALIASES: dict[str, str] = {
+    "urn:oid:2.16.840.1.113883.6.88": RXNORM,
+    RXNORM + "/": RXNORM,
+    "urn:oid:2.16.840.1.113883.6.90": ICD10CM,
+    "http://hl7.org/fhir/sid/icd-10": ICD10CM,
+    "urn:oid:2.16.840.1.113883.6.103": ICD9CM,
+    "http://hl7.org/fhir/sid/icd-9": ICD9CM,
+    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
+    "urn:oid:2.16.840.1.113883.6.1": LOINC,
+    "urn:oid:2.16.840.1.113883.6.12": CPT,
+}
+
+
+def normalise_system(system: str) -> str:
+    """Map a known alias of a code-system URI to the URI the value sets use."""
+    system = system.strip()
+    return SYSTEM_ALIASES.get(system, system)
+
 
 #: As-of dates the core accepts. Lookbacks and horizons add years to the as-of date, so the
 #: edges (CLI flags, page query parameters) refuse dates outside this range.

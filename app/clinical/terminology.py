@@ -30,31 +30,16 @@ from app.clinical.model import (
     CNS_DEPRESSANT_SUBCLASSES,
     ICD9CM,
     ICD10CM,
-    LOINC,
     RXNORM,
-    SNOMED,
     Classification,
     ClassSource,
     Code,
     ConditionGroup,
     DrugClass,
+    normalise_system,
 )
 
 DATA_DIR = Path(__file__).parent / "data"
-CPT = "http://www.ama-assn.org/go/cpt"
-
-#: Aliases seen in real charts for the code systems the value sets use.
-SYSTEM_ALIASES: dict[str, str] = {
-    "urn:oid:2.16.840.1.113883.6.88": RXNORM,
-    RXNORM + "/": RXNORM,
-    "urn:oid:2.16.840.1.113883.6.90": ICD10CM,
-    "http://hl7.org/fhir/sid/icd-10": ICD10CM,
-    "urn:oid:2.16.840.1.113883.6.103": ICD9CM,
-    "http://hl7.org/fhir/sid/icd-9": ICD9CM,
-    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
-    "urn:oid:2.16.840.1.113883.6.1": LOINC,
-    "urn:oid:2.16.840.1.113883.6.12": CPT,
-}
 _ICD_SYSTEMS = frozenset({ICD10CM, ICD9CM})
 
 # ----------------------------------------------------------------- value set -> meaning
@@ -204,12 +189,6 @@ class ValueSetInfo:
     expansion: str | None
     source: str
     size: int
-
-
-def normalise_system(system: str) -> str:
-    """Map a known alias of a code-system URI to the URI the value sets use."""
-    system = system.strip()
-    return SYSTEM_ALIASES.get(system, system)
 
 
 def _key(system: str, code: str) -> tuple[str, str]:

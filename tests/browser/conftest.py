@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -34,8 +33,8 @@ from tests.integration.fhir_server import (
     start_fhir_server,
     stop_fhir_server,
 )
+from tests.support.chromium import CHROMIUM_ARGS, browser_unavailable, require_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 AS_OF = date(2026, 11, 1)
@@ -43,14 +42,6 @@ AS_OF = date(2026, 11, 1)
 PATIENTS = (1, 2, 4, 6, 13)
 HOSTILE_PATIENT = "ppact-0004"
 HOSTILE_NAME = "<script>alert(1)</script>"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCOPE = (
     "launch openid fhirUser patient/Patient.rs patient/MedicationRequest.rs "
     "patient/MedicationDispense.rs patient/MedicationStatement.rs patient/Medication.rs "
@@ -62,9 +53,7 @@ SCOPE = (
 
 
 def _missing(what: str) -> None:
-    if os.environ.get("PPACT_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{what} (PPACT_REQUIRE_BROWSER=1)")
-    pytest.skip(what)
+    browser_unavailable(what)
 
 
 @pytest.fixture(scope="session")
@@ -147,12 +136,11 @@ def app_server(
 def browser() -> Iterator[Any]:
     # Module scope: the sync Playwright driver owns an event loop in this thread while open, and
     # other tests of the session start their own.
-    if not CHROMIUM.exists():
-        _missing("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:

@@ -22,10 +22,10 @@ import httpx
 import pytest
 
 from tests.integration.fhir_server import free_port
+from tests.support.chromium import CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
 
 START_SECONDS = 90.0
 COMMAND = [sys.executable, "-c", "from app.cli import main; main()", "demo"]
@@ -110,7 +110,7 @@ class Demo:
                 stream.close()
 
 
-def picker_names(app_url: str, fhir_base: str) -> list[str]:
+def picker_names(executable: str, app_url: str, fhir_base: str) -> list[str]:
     """Open-server launch in headless Chromium: the patient picker's synthetic names.
 
     A browser, not httpx: the launch cookie is `Secure`, which browsers send to 127.0.0.1
@@ -119,7 +119,7 @@ def picker_names(app_url: str, fhir_base: str) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(f"{app_url}/launch?iss={fhir_base}")
@@ -136,6 +136,7 @@ def ports():
 
 @pytest.mark.browser
 def test_demo_serves_the_cohort_and_stops_cleanly_on_ctrl_c(tmp_path, ports):
+    chromium = require_chromium()
     app_port, fhir_port = ports
     args = ["--app-port", str(app_port), "--fhir-port", str(fhir_port)]
     args += ["--patients", "3", "--data-dir", str(tmp_path / "demo")]
@@ -163,7 +164,7 @@ def test_demo_serves_the_cohort_and_stops_cleanly_on_ctrl_c(tmp_path, ports):
         assert tagged_patient_ids(fhir_base) == ["ppact-0001", "ppact-0002", "ppact-0003"]
         # In a thread of its own: Playwright's sync API refuses a thread with a running loop.
         with ThreadPoolExecutor(1) as pool:
-            names = pool.submit(picker_names, app_url, fhir_base).result(timeout=60)
+            names = pool.submit(picker_names, chromium, app_url, fhir_base).result(timeout=60)
         assert names == ["Synth0001", "Synth0002", "Synth0003"]
 
         demo.process.send_signal(signal.SIGINT)

@@ -11,7 +11,6 @@ itself, so autosubmit.js and the page's CSP ``form-action`` are exercised for re
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,11 +23,11 @@ from smart_launch import IssuerRegistry
 from smart_launch.scopes import DEFAULT_RESOURCE_TYPES, resource_scopes
 from tests.integration.fhir_server import FhirTestServer
 from tests.support.browser import Browser
+from tests.support.chromium import CHROMIUM_ARGS, require_chromium
 from tests.support.launch_env import PATIENT_A, LaunchEnv, launch_env, seed_patients
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_PATH = re.compile(r"/l/([A-Za-z0-9_-]{20,})/summary$")
 OBSERVATION = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION = "http://terminology.hl7.org/CodeSystem/condition-category"
@@ -155,20 +154,14 @@ def test_the_state_of_a_posted_request_is_burnt_after_one_callback(post_env: Lau
 
 @pytest.mark.browser
 def test_chromium_submits_the_form_itself_under_the_page_csp(post_env: LaunchEnv) -> None:
-    if not CHROMIUM.exists():
-        missing = "Debian chromium is not installed at /usr/bin/chromium"
-        if os.environ.get("PPACT_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{missing} (PPACT_REQUIRE_BROWSER=1)")
-        pytest.skip(missing)
+    executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
     env = post_env
     env.auth.launches["launch-post-3"] = PATIENT_A
     violations: list[str] = []
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             page = chromium.new_page()
             page.on(

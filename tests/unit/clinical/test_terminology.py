@@ -15,6 +15,7 @@ import pytest
 
 from app.clinical.model import (
     CNS_DEPRESSANT_SUBCLASSES,
+    CPT,
     ICD9CM,
     ICD10CM,
     LOINC,
@@ -26,7 +27,6 @@ from app.clinical.model import (
     DrugClass,
 )
 from app.clinical.terminology import (
-    CPT,
     DATA_DIR,
     DrugIngredient,
     Terminology,
